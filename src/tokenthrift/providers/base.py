@@ -1,0 +1,43 @@
+"""The provider interface: one implementation per upstream wire protocol.
+
+A provider turns a canonical ``ChatRequest`` into its protocol's HTTP request, sends it
+over a ``Transport`` and turns the reply back into canonical types. Errors come back as
+``UpstreamError`` with the upstream's status and ``retry-after``, *before* any stream
+event is yielded, so the pipeline can retry or fall back while nothing has reached the
+client yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from ..types import (
+    ChatRequest,
+    ChatResponse,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    StreamEvent,
+    WireFormat,
+)
+
+
+class Provider(Protocol):
+    name: str
+    protocol: WireFormat
+
+    async def complete(self, request: ChatRequest, model: str, *, timeout: float) -> ChatResponse: ...
+
+    async def open_stream(
+        self, request: ChatRequest, model: str, *, timeout: float
+    ) -> AsyncIterator[StreamEvent]:
+        """Send a streaming request; raise on an error status, else return the events."""
+        ...
+
+    async def embed(
+        self, request: EmbeddingRequest, model: str, *, timeout: float
+    ) -> EmbeddingResponse: ...
+
+    async def list_models(self, *, timeout: float) -> list[str]: ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,137 @@
+"""Shared mechanics of providers that speak a JSON-over-HTTP wire protocol."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import orjson
+
+from ..errors import StreamInterrupted, UpstreamError
+from ..types import (
+    ChatRequest,
+    ChatResponse,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    StreamEvent,
+    WireFormat,
+)
+from ..wire.sse import SSEDecoder
+from .errors import upstream_error
+from .transport import Transport, UpstreamReply
+
+
+class WireProvider:
+    """Base for the OpenAI and Anthropic providers; subclasses fill in the protocol."""
+
+    protocol: WireFormat
+    chat_path: str
+
+    def __init__(
+        self,
+        name: str,
+        transport: Transport,
+        *,
+        api_key: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        path_prefix: str = "",
+    ) -> None:
+        self.name = name
+        self.transport = transport
+        self._api_key = api_key
+        self._path_prefix = path_prefix.rstrip("/")
+        self._headers = {"content-type": "application/json", **self.auth_headers(api_key)}
+        self._headers.update(headers or {})
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+    # --- protocol hooks -------------------------------------------------------------
+    def auth_headers(self, api_key: str | None) -> dict[str, str]:
+        raise NotImplementedError
+
+    def build_request(self, request: ChatRequest, model: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def parse_response(self, body: dict[str, Any]) -> ChatResponse:
+        raise NotImplementedError
+
+    def stream_events(self, reply: UpstreamReply) -> AsyncIterator[StreamEvent]:
+        raise NotImplementedError
+
+    # --- shared mechanics -----------------------------------------------------------
+    async def _post(self, path: str, payload: dict[str, Any], timeout: float) -> UpstreamReply:
+        reply = await self.transport.send(
+            "POST", self._path_prefix + path, self._headers, orjson.dumps(payload), timeout=timeout
+        )
+        if reply.status >= 400:
+            raise await upstream_error(reply, self.name)
+        return reply
+
+    async def complete(self, request: ChatRequest, model: str, *, timeout: float) -> ChatResponse:
+        payload = self.build_request(request, model)
+        payload["stream"] = False
+        payload.pop("stream_options", None)
+        reply = await self._post(self.chat_path, payload, timeout)
+        try:
+            body = await reply.read()
+        except StreamInterrupted as exc:
+            raise UpstreamError(f"upstream connection cut: {exc}", status=502) from exc
+        finally:
+            await reply.aclose()
+        return self.parse_response(_json_object(body))
+
+    async def open_stream(
+        self, request: ChatRequest, model: str, *, timeout: float
+    ) -> AsyncIterator[StreamEvent]:
+        payload = self.build_request(request, model)
+        payload["stream"] = True
+        reply = await self._post(self.chat_path, payload, timeout)
+        return self.stream_events(reply)
+
+    async def embed(
+        self, request: EmbeddingRequest, model: str, *, timeout: float
+    ) -> EmbeddingResponse:
+        raise UpstreamError(f"provider {self.name!r} does not serve embeddings", status=400,
+                            kind="invalid_request")
+
+    async def list_models(self, *, timeout: float) -> list[str]:
+        reply = await self.transport.send(
+            "GET", self._path_prefix + "/v1/models" if self.protocol == "anthropic"
+            else self._path_prefix + "/models", self._headers, None, timeout=timeout
+        )
+        if reply.status >= 400:
+            raise await upstream_error(reply, self.name)
+        body = _json_object(await reply.read())
+        await reply.aclose()
+        return [str(m["id"]) for m in body.get("data", []) if isinstance(m, dict) and "id" in m]
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+
+
+async def sse_data(reply: UpstreamReply) -> AsyncIterator[tuple[str | None, dict[str, Any] | None]]:
+    """Decode an SSE body into (event name, JSON data); ``None`` data marks ``[DONE]``."""
+    decoder = SSEDecoder()
+    try:
+        async for chunk in reply.iter_bytes():
+            for event, data in decoder.feed(chunk):
+                if data == "[DONE]":
+                    yield event, None
+                    continue
+                try:
+                    yield event, orjson.loads(data)
+                except orjson.JSONDecodeError:
+                    raise StreamInterrupted("upstream sent malformed stream data") from None
+    finally:
+        await reply.aclose()
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise UpstreamError("upstream returned invalid JSON", status=502) from None
+    if not isinstance(parsed, dict):
+        raise UpstreamError("upstream returned an unexpected JSON shape", status=502)
+    return parsed

@@ -1,0 +1,87 @@
+"""Chat endpoints: OpenAI ``POST /v1/chat/completions`` and Anthropic ``POST /v1/messages``.
+
+Both are the same flow — parse the client's wire format into a canonical request, run
+the pipeline, render the answer (or stream) back in the client's wire format.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from types import ModuleType
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from ..errors import GatewayError, StreamInterrupted
+from ..pipeline import CompletionStream, Gateway
+from ..types import WireFormat
+from ..wire import anthropic_messages, openai_chat
+from .attribution import attribution_for
+from .http import error_response, read_json
+
+log = logging.getLogger("tokenthrift.server")
+
+WIRE: dict[WireFormat, ModuleType] = {"openai": openai_chat, "anthropic": anthropic_messages}
+JSON = "application/json"
+
+
+async def handle_chat(request: Request, wire_format: WireFormat) -> Response:
+    started = time.perf_counter()
+    gateway: Gateway = request.app.state.gateway
+    wire = WIRE[wire_format]
+    try:
+        body = await read_json(request, gateway.config.max_body_bytes)
+        chat = wire.parse_request(body)
+        attribution = attribution_for(request.headers, chat)
+        exchange = gateway.exchange(chat, attribution, endpoint=_endpoint(wire_format),
+                                    started=started)
+        if chat.stream:
+            stream = await gateway.stream(chat, exchange=exchange)
+            return StreamingResponse(
+                _relay(stream, wire), media_type="text/event-stream",
+                headers={**stream.headers, "cache-control": "no-cache"},
+            )
+        completion = await gateway.complete(chat, exchange=exchange)
+        payload = orjson.dumps(wire.render_response(completion.response, chat))
+        return Response(payload, media_type=JSON, headers=completion.headers)
+    except GatewayError as error:
+        return error_response(error, wire_format)
+
+
+async def _relay(stream: CompletionStream, wire: ModuleType) -> AsyncIterator[bytes]:
+    """Render canonical events in the client's format; end with the cost as an SSE comment
+    (SDKs ignore comments; headers were sent before the cost was known)."""
+    renderer = wire.StreamRenderer(stream.exchange.request)
+    try:
+        async for event in stream.events():
+            for chunk in renderer.render(event):
+                yield chunk
+    except StreamInterrupted as cut:
+        log.warning("upstream stream cut for %s: %s", stream.exchange.request_id, cut)
+        yield renderer.error(GatewayError("upstream", f"upstream stream interrupted: {cut}"))
+        return
+    tail = renderer.done()
+    settlement = stream.settlement
+    if settlement is not None:
+        from ..accounting.cost import to_header
+
+        yield (f": x-tokenthrift-cost-usd={to_header(settlement.actual_usd)}"
+               f" baseline={to_header(settlement.baseline_usd)}"
+               f" saved={to_header(settlement.saved_usd)}\n\n").encode()
+    if tail:
+        yield tail
+
+
+def _endpoint(wire_format: WireFormat) -> str:
+    return "messages" if wire_format == "anthropic" else "chat.completions"
+
+
+async def openai_chat_completions(request: Request) -> Response:
+    return await handle_chat(request, "openai")
+
+
+async def anthropic_messages_endpoint(request: Request) -> Response:
+    return await handle_chat(request, "anthropic")

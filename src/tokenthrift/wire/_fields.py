@@ -1,0 +1,195 @@
+"""Field readers shared by the wire formats: type checks that raise ``InvalidRequest``
+with the offending ``param``, and small JSON/data-URL conversions.
+
+Client JSON arrives untyped; every check here turns what would otherwise be a
+``KeyError``/``TypeError`` deep in a lever (and a 500) into a 400 naming the field.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+
+from tokenthrift.errors import InvalidRequest
+from tokenthrift.types import CacheTTL
+
+# Keys of ``ChatRequest.extra`` starting with this prefix are annotations the wire
+# layer keeps for its own pass-through (e.g. OpenAI ``strict`` tools); they are never
+# sent upstream as parameters.
+PRIVATE_PREFIX = "_"
+# extra[WIRE_NOTES] holds those annotations as one dict.
+WIRE_NOTES = "_wire"
+
+
+_JSON_NAMES = {
+    "dict": "object",
+    "list": "array",
+    "str": "string",
+    "int": "integer",
+    "float": "number",
+    "bool": "boolean",
+}
+
+
+def _type_error(param: str, expected: str, value: Any) -> InvalidRequest:
+    if value is None:
+        return InvalidRequest(f"Missing required parameter: '{param}'.", param=param)
+    got = _JSON_NAMES.get(type(value).__name__, type(value).__name__)
+    return InvalidRequest(
+        f"Invalid type for '{param}': expected {expected}, got {got}.", param=param
+    )
+
+
+def require_dict(value: Any, param: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _type_error(param, "an object", value)
+    return value
+
+
+def require_list(value: Any, param: str, *, nonempty: bool = False) -> list[Any]:
+    if not isinstance(value, list):
+        raise _type_error(param, "an array", value)
+    if nonempty and not value:
+        raise InvalidRequest(f"'{param}' must not be empty.", param=param)
+    return value
+
+
+def require_str(value: Any, param: str, *, nonempty: bool = False) -> str:
+    if not isinstance(value, str):
+        raise _type_error(param, "a string", value)
+    if nonempty and not value:
+        raise InvalidRequest(f"'{param}' must not be empty.", param=param)
+    return value
+
+
+# The opt_* readers take ``body[key]`` (absent or null -> None); ``param`` names the
+# field in errors when ``body`` is nested (e.g. "thinking.budget_tokens").
+
+
+def opt_str(body: dict[str, Any], key: str, param: str | None = None) -> str | None:
+    value = body.get(key)
+    return None if value is None else require_str(value, param or key)
+
+
+def opt_bool(body: dict[str, Any], key: str, param: str | None = None) -> bool | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise _type_error(param or key, "a boolean", value)
+    return value
+
+
+def opt_int(
+    body: dict[str, Any], key: str, param: str | None = None, *, minimum: int | None = None
+) -> int | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    param = param or key
+    # bool is an int subclass in Python; JSON true is not a valid count.
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _type_error(param, "an integer", value)
+    if minimum is not None and value < minimum:
+        raise InvalidRequest(
+            f"Invalid value for '{param}': {value}; expected an integer >= {minimum}.", param=param
+        )
+    return value
+
+
+def opt_number(body: dict[str, Any], key: str, low: float, high: float) -> float | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise _type_error(key, "a number", value)
+    if not low <= value <= high:
+        raise InvalidRequest(
+            f"Invalid value for '{key}': {value}; expected a number between {low:g} and {high:g}.",
+            param=key,
+        )
+    return float(value)
+
+
+def opt_dict(body: dict[str, Any], key: str, param: str | None = None) -> dict[str, Any] | None:
+    value = body.get(key)
+    return None if value is None else require_dict(value, param or key)
+
+
+def cache_ttl(value: Any, param: str) -> CacheTTL | None:
+    """An Anthropic ``cache_control`` object -> its TTL ("5m" when not given)."""
+    if value is None:
+        return None
+    value = require_dict(value, param)
+    if value.get("type") != "ephemeral":
+        raise InvalidRequest(
+            f"Invalid value for '{param}.type': expected 'ephemeral'.", param=f"{param}.type"
+        )
+    ttl = value.get("ttl", "5m")
+    if ttl not in ("5m", "1h"):
+        raise InvalidRequest(
+            f"Invalid value for '{param}.ttl': expected '5m' or '1h'.", param=f"{param}.ttl"
+        )
+    return ttl  # type: ignore[no-any-return]
+
+
+def str_list(value: Any, param: str) -> list[str]:
+    """A stop-sequence style field: a string or an array of strings."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    for i, item in enumerate(require_list(value, param)):
+        require_str(item, f"{param}[{i}]")
+    return value
+
+
+def compact_json(value: Any) -> str:
+    """JSON text without spaces (tool-call arguments, schema hints)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        # orjson refuses integers beyond 64 bits; the stdlib does not.
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def loads_object(text: str) -> dict[str, Any] | None:
+    """Parse tool-call arguments; None when they are not a JSON object.
+
+    Models emit truncated or invalid JSON when they hit ``max_tokens`` mid-call.
+    """
+    if not text:
+        return {}
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def split_data_url(url: str) -> tuple[str, str] | None:
+    """``data:<media>;base64,<data>`` -> (media_type, data); None for other URLs."""
+    if not url.startswith("data:"):
+        return None
+    header, sep, data = url.partition(",")
+    if not sep or not header.endswith(";base64"):
+        return None
+    return header[5:-7] or "application/octet-stream", data
+
+
+def data_url(media_type: str | None, data: str) -> str:
+    return f"data:{media_type or 'application/octet-stream'};base64,{data}"
+
+
+def wire_notes(extra: dict[str, Any]) -> dict[str, Any]:
+    notes = extra.get(WIRE_NOTES)
+    return notes if isinstance(notes, dict) else {}
+
+
+def passthrough(extra: dict[str, Any], body: dict[str, Any]) -> None:
+    """Copy client-only parameters into an upstream body; canonical fields win."""
+    for key, value in extra.items():
+        if not key.startswith(PRIVATE_PREFIX) and key not in body:
+            body[key] = value

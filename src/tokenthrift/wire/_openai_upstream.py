@@ -1,0 +1,377 @@
+"""Upstream side of the OpenAI wire: canonical -> OpenAI request body, and OpenAI
+responses / stream chunks -> canonical. Re-exported by ``openai_chat``.
+
+"OpenAI protocol" upstreams include OpenAI-compatible servers (vLLM, Ollama, Azure,
+DeepSeek...); their known deviations are handled where noted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tokenthrift.errors import ErrorKind, UpstreamError
+from tokenthrift.types import (
+    ChatRequest,
+    ChatResponse,
+    Choice,
+    ContentPart,
+    FinishReason,
+    ImagePart,
+    Message,
+    StreamEvent,
+    StreamFinish,
+    StreamStart,
+    StreamUsage,
+    TextDelta,
+    TextPart,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
+from tokenthrift.wire._fields import data_url, passthrough, wire_notes
+
+_FINISH: dict[str, FinishReason] = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "content_filter": "content_filter",
+    "function_call": "tool_calls",  # legacy functions API
+}
+
+
+def finish_from_openai(value: str | None) -> FinishReason | None:
+    # Unknown reasons from compatible servers (e.g. vLLM "abort") read as a plain stop.
+    return None if value is None else _FINISH.get(value, "stop")
+
+
+# --------------------------------------------------------------------------- usage
+
+
+def usage_from_openai(d: dict[str, Any]) -> Usage:
+    """OpenAI usage -> canonical; ``prompt_tokens`` includes ``cached_tokens``."""
+    prompt = d.get("prompt_tokens") or 0
+    cached = (d.get("prompt_tokens_details") or {}).get("cached_tokens")
+    if cached is None:
+        # DeepSeek's OpenAI-compatible API reports cache hits at the top level.
+        cached = d.get("prompt_cache_hit_tokens") or 0
+    details = d.get("completion_tokens_details") or {}
+    return Usage(
+        input_tokens=max(prompt - cached, 0),
+        cache_read_tokens=cached,
+        output_tokens=d.get("completion_tokens") or 0,
+        reasoning_tokens=details.get("reasoning_tokens") or 0,
+    )
+
+
+def usage_to_openai(u: Usage) -> dict[str, Any]:
+    """Canonical -> OpenAI usage. OpenAI has no cache-write concept: writes count as
+    ordinary prompt tokens, and only cache reads show as ``cached_tokens``."""
+    prompt = u.total_input_tokens
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": u.output_tokens,
+        "total_tokens": prompt + u.output_tokens,
+        "prompt_tokens_details": {"cached_tokens": u.cache_read_tokens},
+        "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
+    }
+
+
+# ------------------------------------------------------------------------- request
+
+
+def build_upstream_request(request: ChatRequest, model: str) -> dict[str, Any]:
+    """The body to POST to an OpenAI-protocol upstream's ``/chat/completions``."""
+    same_wire = request.source_format == "openai"
+    notes = wire_notes(request.extra) if same_wire else {}
+    body: dict[str, Any] = {"model": model, "messages": _render_messages(request.messages)}
+    if request.max_tokens is not None:
+        body[notes.get("max_tokens_field", "max_completion_tokens")] = request.max_tokens
+    _put_sampling(request, body)
+    _put_tools(request, body, notes.get("strict_tools") or ())
+    _put_identity(request, body, same_wire)
+    if request.stream:
+        body["stream"] = True
+        # Always ask for the final usage chunk: accounting needs it even when the client
+        # did not ask (the client-side renderer strips it again).
+        options = request.extra.get("stream_options") if same_wire else None
+        body["stream_options"] = {**(options or {}), "include_usage": True}
+    if same_wire:
+        passthrough(request.extra, body)
+    return body
+
+
+def _put_sampling(request: ChatRequest, body: dict[str, Any]) -> None:
+    for key, value in (
+        ("temperature", request.temperature),
+        ("top_p", request.top_p),
+        ("seed", request.seed),
+        ("response_format", request.response_format),
+        ("prompt_cache_key", request.prompt_cache_key),
+    ):
+        if value is not None:
+            body[key] = value
+    if request.stop:
+        body["stop"] = request.stop
+    if request.n != 1:
+        body["n"] = request.n
+    if request.reasoning_effort is not None:
+        body["reasoning_effort"] = request.reasoning_effort
+    elif request.thinking_budget is not None:
+        body["reasoning_effort"] = effort_for_budget(request.thinking_budget)
+
+
+def effort_for_budget(budget: int) -> str:
+    """Anthropic ``thinking.budget_tokens`` -> OpenAI ``reasoning_effort``.
+
+    OpenAI publishes no token figures for effort levels, so this is a rough scale:
+    below 4k tokens (Anthropic's minimum is 1024) -> low, below 16k -> medium, else high.
+    """
+    if budget < 4096:
+        return "low"
+    if budget < 16384:
+        return "medium"
+    return "high"
+
+
+def _put_tools(request: ChatRequest, body: dict[str, Any], strict: Any) -> None:
+    # OpenAI rejects tool_choice / parallel_tool_calls when no tools are given.
+    if not request.tools:
+        return
+    tools = []
+    for tool in request.tools:
+        function: dict[str, Any] = {"name": tool.name}
+        if tool.description is not None:
+            function["description"] = tool.description
+        function["parameters"] = tool.parameters
+        if tool.name in strict:
+            function["strict"] = True
+        tools.append({"type": "function", "function": function})
+    body["tools"] = tools
+    choice = request.tool_choice
+    if isinstance(choice, dict):
+        body["tool_choice"] = {"type": "function", "function": {"name": choice["name"]}}
+    elif choice is not None:
+        body["tool_choice"] = choice
+    if request.parallel_tool_calls is not None:
+        body["parallel_tool_calls"] = request.parallel_tool_calls
+
+
+def _put_identity(request: ChatRequest, body: dict[str, Any], same_wire: bool) -> None:
+    meta = request.metadata
+    user = meta.get("user") or meta.get("user_id")  # user_id: Anthropic metadata
+    if isinstance(user, str):
+        body["user"] = user
+    if isinstance(meta.get("safety_identifier"), str):
+        body["safety_identifier"] = meta["safety_identifier"]
+    # OpenAI answers 400 "The 'metadata' parameter is only allowed when 'store' is
+    # enabled", so client metadata is forwarded only alongside the client's store=true.
+    if same_wire and request.extra.get("store") is True:
+        rest = {
+            k: v
+            for k, v in meta.items()
+            if k not in ("user", "user_id", "safety_identifier") and isinstance(v, str)
+        }
+        if rest:
+            body["metadata"] = rest
+
+
+def _render_messages(messages: list[Message]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    # OpenAI tool messages are text-only: images a tool returned (Anthropic tool_result
+    # blocks may hold images) follow the run of tool messages as a user message.
+    tool_images: list[ContentPart] = []
+    for message in messages:
+        if message.role == "tool":
+            out.append(_tool_message(message, tool_images))
+            continue
+        if tool_images:
+            out.append({"role": "user", "content": [_part(p) for p in tool_images]})
+            tool_images = []
+        out.append(_message(message))
+    if tool_images:
+        out.append({"role": "user", "content": [_part(p) for p in tool_images]})
+    return out
+
+
+def _message(message: Message) -> dict[str, Any]:
+    out: dict[str, Any] = {"role": message.role}
+    if message.role == "assistant":
+        text = message.text
+        out["content"] = None if not text and message.tool_calls else text
+        if message.tool_calls:
+            out["tool_calls"] = [tool_call_json(call) for call in message.tool_calls]
+    else:
+        out["content"] = _content(message.content)
+    if message.name is not None:
+        out["name"] = message.name
+    return out
+
+
+def _tool_message(message: Message, images: list[ContentPart]) -> dict[str, Any]:
+    texts = [p for p in message.content if isinstance(p, TextPart)]
+    if len(texts) != len(message.content):
+        images.extend(p for p in message.content if isinstance(p, ImagePart))
+    # OpenAI has no is_error flag; the result text is all the model sees.
+    return {"role": "tool", "tool_call_id": message.tool_call_id or "", "content": _content(texts)}
+
+
+def _content(parts: list[Any]) -> str | list[dict[str, Any]]:
+    # A bare string is the form every OpenAI-compatible server accepts.
+    if not parts:
+        return ""
+    if len(parts) == 1 and isinstance(parts[0], TextPart):
+        return parts[0].text
+    return [_part(p) for p in parts]
+
+
+def _part(part: ContentPart) -> dict[str, Any]:
+    # cache_control is dropped: OpenAI caches prefixes automatically.
+    if isinstance(part, TextPart):
+        return {"type": "text", "text": part.text}
+    url = part.url if part.url is not None else data_url(part.media_type, part.data or "")
+    image: dict[str, Any] = {"url": url}
+    if part.detail is not None:
+        image["detail"] = part.detail
+    return {"type": "image_url", "image_url": image}
+
+
+def tool_call_json(call: ToolCall) -> dict[str, Any]:
+    return {
+        "id": call.id,
+        "type": "function",
+        "function": {"name": call.name, "arguments": call.arguments},
+    }
+
+
+# ------------------------------------------------------------------------ response
+
+
+def parse_upstream_response(body: dict[str, Any]) -> ChatResponse:
+    """An upstream ``chat.completion`` -> ``ChatResponse``."""
+    choices = [_choice(raw, i) for i, raw in enumerate(body.get("choices") or [])]
+    extra = {k: body[k] for k in ("system_fingerprint", "service_tier") if body.get(k) is not None}
+    return ChatResponse(
+        id=body.get("id") or "",
+        model=body.get("model") or "",
+        choices=choices,
+        usage=usage_from_openai(body.get("usage") or {}),
+        created=body.get("created") or 0,
+        extra=extra,
+    )
+
+
+def _choice(raw: dict[str, Any], position: int) -> Choice:
+    message = raw.get("message") or {}
+    content = message.get("content")
+    if isinstance(content, list):  # some compatible servers answer with parts
+        text = "".join(p.get("text") or "" for p in content if isinstance(p, dict))
+    else:
+        text = content or ""
+    # A structured-outputs refusal comes in ``refusal`` with null content.
+    text = text or message.get("refusal") or ""
+    calls = [
+        ToolCall(
+            id=call.get("id") or "",
+            name=(call.get("function") or {}).get("name") or "",
+            arguments=(call.get("function") or {}).get("arguments") or "",
+        )
+        for call in message.get("tool_calls") or []
+    ]
+    return Choice(
+        index=raw.get("index", position),
+        message=Message(
+            role="assistant", content=[TextPart(text)] if text else [], tool_calls=calls
+        ),
+        finish_reason=finish_from_openai(raw.get("finish_reason")),
+    )
+
+
+# -------------------------------------------------------------------------- stream
+
+
+class UpstreamStreamParser:
+    """Decoded ``chat.completion.chunk`` JSON objects -> canonical stream events."""
+
+    def __init__(self) -> None:
+        self._started = False
+        self._usage_sent = False
+        self._seen: set[int] = set()
+        self._finished: set[int] = set()
+        self._call_ids: dict[int, list[str]] = {}
+
+    def feed(self, data: dict[str, Any]) -> list[StreamEvent]:
+        if data.get("error") is not None:
+            raise stream_error(data["error"])
+        choices = data.get("choices") or []
+        usage = data.get("usage")
+        # Azure opens with a chunk holding only prompt_filter_results (empty id/model).
+        if not choices and not usage:
+            return []
+        events: list[StreamEvent] = []
+        if not self._started:
+            self._started = True
+            events.append(
+                StreamStart(data.get("id") or "", data.get("model") or "", data.get("created") or 0)
+            )
+        for choice in choices:
+            self._choice(choice, events)
+        # OpenAI sends usage on a final chunk with no choices; some compatible servers
+        # put it on the finish chunk, and vLLM's continuous_usage_stats on every chunk.
+        # Emit it once, when every choice has finished (its values are then final).
+        if usage and not self._usage_sent and (not choices or self._seen <= self._finished):
+            self._usage_sent = True
+            events.append(StreamUsage(usage_from_openai(usage)))
+        return events
+
+    def _choice(self, choice: dict[str, Any], events: list[StreamEvent]) -> None:
+        index = choice.get("index", 0)
+        self._seen.add(index)
+        delta = choice.get("delta") or {}
+        for key in ("content", "refusal"):
+            if delta.get(key):
+                events.append(TextDelta(delta[key], index))
+        for call in delta.get("tool_calls") or ():
+            function = call.get("function") or {}
+            events.append(
+                ToolCallDelta(
+                    tool_index=self._tool_index(index, call),
+                    arguments=function.get("arguments") or "",
+                    id=call.get("id"),
+                    name=function.get("name"),
+                    index=index,
+                )
+            )
+        if choice.get("finish_reason"):
+            self._finished.add(index)
+            events.append(StreamFinish(finish_from_openai(choice["finish_reason"]), index))
+
+    def _tool_index(self, index: int, call: dict[str, Any]) -> int:
+        if call.get("index") is not None:
+            return int(call["index"])
+        # Some OpenAI-compatible servers omit the tool-call index; number calls by id.
+        ids = self._call_ids.setdefault(index, [])
+        call_id = call.get("id")
+        if call_id and call_id not in ids:
+            ids.append(call_id)
+        return max(len(ids) - 1, 0)
+
+
+_STREAM_ERRORS: dict[str, tuple[int, ErrorKind]] = {
+    "invalid_request_error": (400, "invalid_request"),
+    "rate_limit_error": (429, "rate_limit"),
+    "tokens": (429, "rate_limit"),
+    "requests": (429, "rate_limit"),
+}
+
+
+def stream_error(error: Any) -> UpstreamError:
+    """An ``{"error": {...}}`` chunk in an OpenAI stream -> ``UpstreamError``."""
+    error = error if isinstance(error, dict) else {"message": str(error)}
+    status, kind = _STREAM_ERRORS.get(str(error.get("type")), (500, "upstream"))
+    return UpstreamError(
+        str(error.get("message") or "upstream stream error"),
+        status=status,
+        kind=kind,
+        code=error.get("code"),
+        body={"error": error},
+    )
