@@ -15,7 +15,10 @@ models:                       # the model names clients may ask for
     provider: emulator
 retry: {max_retries: 2, backoff_s: 0.25, max_backoff_s: 8}
 timeout_s: 600
-storage: {ledger: "sqlite:///.tokenthrift/ledger.db", prompts: hash}
+storage: {ledger: "sqlite:///.tokenthrift/ledger.db", prompts: hash, redis: "redis://127.0.0.1:6379/0"}
+master_key: ${TOKENTHRIFT_MASTER_KEY}   # admin API (/admin/*); default: that env var
+cache: {...}                  # response caching, see levers.cache
+governance: {...}             # virtual keys, budgets, rate limits, see levers.governance
 pricing:                      # overrides of the price catalog (see accounting.catalog)
   my-llama: {gpu_hour_usd: 2.0, tokens_per_second: 2500}
 ```
@@ -38,6 +41,8 @@ import yaml
 ProviderType = Literal["openai", "anthropic", "emulator"]
 PROVIDER_TYPES = ("openai", "anthropic", "emulator")
 DEFAULT_DATA_DIR = ".tokenthrift"
+# Top-level config sections owned by a lever (each lever validates its own section).
+LEVER_SECTIONS = ("cache", "governance", "routing", "compression", "prompt_caching", "batch")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -90,6 +95,8 @@ class StorageConfig:
     ledger: str = f"sqlite:///{DEFAULT_DATA_DIR}/ledger.db"
     prompts: Literal["off", "hash", "full"] = "hash"
     ledger_flush_interval_s: float = 0.05
+    # Shared counters and caches across replicas; None = in-process.
+    redis: str | None = None
 
 
 @dataclass(slots=True)
@@ -104,6 +111,19 @@ class GatewayConfig:
     # Largest request body accepted (bytes); larger → 413.
     max_body_bytes: int = 32 * 1024 * 1024
     data_dir: str = DEFAULT_DATA_DIR
+    # Admin API secret; falls back to $TOKENTHRIFT_MASTER_KEY. None = admin API disabled.
+    master_key: str | None = None
+    # Raw settings of each lever (``cache``, ``governance``…), parsed by the lever itself.
+    levers: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __repr__(self) -> str:  # never print secrets
+        return f"GatewayConfig(models={[m.name for m in self.models]!r}, storage={self.storage!r})"
+
+    def lever(self, name: str) -> dict[str, Any]:
+        return self.levers.get(name) or {}
+
+    def admin_key(self) -> str | None:
+        return self.master_key or os.environ.get("TOKENTHRIFT_MASTER_KEY") or None
 
     def route_for(self, model: str) -> ModelRoute | None:
         for route in self.models:
@@ -164,6 +184,7 @@ def parse_config(raw: dict[str, Any]) -> GatewayConfig:
         ledger=str(resolve_env(storage_raw.get("ledger", f"sqlite:///{data_dir}/ledger.db"))),
         prompts=storage_raw.get("prompts", "hash"),
         ledger_flush_interval_s=float(storage_raw.get("ledger_flush_interval_s", 0.05)),
+        redis=resolve_env(storage_raw.get("redis")),
     )
     if storage.prompts not in ("off", "hash", "full"):
         raise ConfigError("storage.prompts must be one of off|hash|full")
@@ -185,6 +206,8 @@ def parse_config(raw: dict[str, Any]) -> GatewayConfig:
         connect_timeout_s=float(raw.get("connect_timeout_s", 10.0)),
         max_body_bytes=int(raw.get("max_body_bytes", 32 * 1024 * 1024)),
         data_dir=data_dir,
+        master_key=resolve_env(raw.get("master_key")),
+        levers={name: dict(raw.get(name) or {}) for name in LEVER_SECTIONS if raw.get(name)},
     )
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from ..types import Attribution, ChatRequest, Usage, WireFormat
 
@@ -42,6 +44,15 @@ class Exchange:
     error_class: str | None = None
     cache_status: str = "miss"
     finished: float | None = None
+    # Request headers the levers read (``x-tokenthrift-*``, ``cache-control``), lower-case.
+    directives: Mapping[str, str] = field(default_factory=dict)
+    # Usage the baseline is priced on when it differs from ``usage`` (a cache hit: the
+    # usage of the call that produced the stored answer).
+    baseline_usage: Usage | None = None
+    # Cost of a lever's own work (e.g. embedding for a semantic lookup), part of actual cost.
+    lever_cost_usd: Decimal = Decimal(0)
+    # Response headers added by levers (e.g. ``x-tokenthrift-cache-similarity``).
+    response_headers: dict[str, str] = field(default_factory=dict)
 
     def serve_with(self, model: str, provider: str, protocol: WireFormat, *, fallback: bool) -> None:
         self.served_model = model

@@ -18,6 +18,9 @@ from ..config import GatewayConfig
 from ..errors import GatewayError, StreamInterrupted, UpstreamError
 from ..ledger import open_ledger
 from ..ledger.writer import LedgerWriter
+from ..levers.base import Admission, CacheHit, Governance, ResponseCache
+from ..levers.cache import build as build_cache
+from ..levers.governance import build as build_governance
 from ..providers.base import Provider
 from ..providers.registry import DEFAULT_BASE_URLS, ProviderSet
 from ..tokens import count_chat, count_text
@@ -35,6 +38,8 @@ from ..types import (
 from ..wire.accumulate import StreamAccumulator
 from .dispatch import Dispatcher
 from .exchange import Exchange
+from .replay import aiter_events as _aiter
+from .replay import response_events
 from .settlement import Accountant, Settlement
 
 
@@ -50,8 +55,10 @@ class CompletionStream:
     """A stream being relayed: iterate ``events``; accounting happens when it ends."""
 
     def __init__(self, gateway: Gateway, exchange: Exchange, first: StreamEvent,
-                 upstream: AsyncIterator[StreamEvent]) -> None:
+                 upstream: AsyncIterator[StreamEvent], admission: Admission | None = None
+                 ) -> None:
         self.exchange = exchange
+        self.admission = admission
         self.settlement: Settlement | None = None
         self._gateway = gateway
         self._first = first
@@ -66,6 +73,7 @@ class CompletionStream:
             "x-tokenthrift-request-id": exchange.request_id,
             "x-tokenthrift-served-model": exchange.served_model or "",
             "x-tokenthrift-cache": exchange.cache_status,
+            **exchange.response_headers,
         }
 
     async def events(self) -> AsyncIterator[StreamEvent]:
@@ -92,7 +100,7 @@ class CompletionStream:
             raise
         finally:
             await _close(self._upstream)
-            self.settlement = self._gateway._finish_stream(self)
+            self.settlement = await self._gateway._finish_stream(self)
 
 
 async def _close(iterator: AsyncIterator[StreamEvent]) -> None:
@@ -118,8 +126,10 @@ class Gateway:
                                      openai_providers=openai_providers)
         _ensure_sqlite_dir(config.storage.ledger)
         self.ledger = open_ledger(config.storage.ledger)
-        self.ledger.migrate()
-        self.writer = LedgerWriter(self.ledger, flush_interval=config.storage.ledger_flush_interval_s)
+        self.writer = LedgerWriter(self.ledger, data_dir=config.data_dir,
+                                   flush_interval=config.storage.ledger_flush_interval_s)
+        self.governance: Governance | None = build_governance(config, self.ledger, self.accountant)
+        self.cache: ResponseCache | None = build_cache(config)
 
     @property
     def emulator(self) -> Any:
@@ -135,28 +145,38 @@ class Gateway:
         return exchange
 
     async def complete(self, request: ChatRequest, attribution: Attribution | None = None, *,
-                       exchange: Exchange | None = None) -> Completion:
+                       exchange: Exchange | None = None, client_key: str | None = None
+                       ) -> Completion:
         exchange = exchange or self.exchange(request, attribution or Attribution(),
                                              endpoint=_endpoint(request.source_format))
+        admission = await self._admit(exchange, client_key)
 
         async def call(provider: Provider, model: str, timeout: float) -> ChatResponse:
             return await provider.complete(request, model, timeout=timeout)
 
         try:
-            response = await self.dispatcher.run(exchange, call)
-        except GatewayError as error:
-            self._fail(exchange, error)
+            hit = await self.cache.lookup(exchange) if self.cache else None
+            if hit is not None:
+                response = self._serve_hit(exchange, hit)
+            else:
+                response = await self.dispatcher.run(exchange, call)
+                exchange.usage = response.usage
+                if self.cache:
+                    await self.cache.store(exchange, response)
+        except BaseException as error:
+            await self._fail(exchange, admission, error)
             raise
-        exchange.usage = response.usage
         exchange.finish()
-        settlement = self._settle(exchange)
+        settlement = await self._settle(exchange, admission)
         headers = self.accountant.headers(exchange, settlement)
         return Completion(response, exchange, settlement, headers)
 
     async def stream(self, request: ChatRequest, attribution: Attribution | None = None, *,
-                     exchange: Exchange | None = None) -> CompletionStream:
+                     exchange: Exchange | None = None, client_key: str | None = None
+                     ) -> CompletionStream:
         exchange = exchange or self.exchange(request, attribution or Attribution(),
                                              endpoint=_endpoint(request.source_format))
+        admission = await self._admit(exchange, client_key)
 
         async def call(provider: Provider, model: str, timeout: float
                        ) -> tuple[StreamEvent, AsyncIterator[StreamEvent]]:
@@ -169,21 +189,40 @@ class Gateway:
                 raise StreamInterrupted("upstream stream was empty") from None
 
         try:
-            first, upstream = await self.dispatcher.run(exchange, call)
-        except GatewayError as error:
-            self._fail(exchange, error)
+            hit = await self.cache.lookup(exchange) if self.cache else None
+            if hit is not None:
+                replay = response_events(self._serve_hit(exchange, hit))
+                first, upstream = replay[0], _aiter(replay[1:])
+            else:
+                first, upstream = await self.dispatcher.run(exchange, call)
+        except BaseException as error:
+            await self._fail(exchange, admission, error)
             raise
-        return CompletionStream(self, exchange, first, upstream)
+        return CompletionStream(self, exchange, first, upstream, admission)
 
-    def _finish_stream(self, stream: CompletionStream) -> Settlement:
+    def _serve_hit(self, exchange: Exchange, hit: CacheHit) -> ChatResponse:
+        """A cached answer: nothing billed upstream, baseline = the call that made it."""
+        exchange.cache_status = hit.kind
+        exchange.usage = Usage()
+        exchange.baseline_usage = hit.usage_as_generated
+        exchange.lever_cost_usd = hit.lookup_cost_usd
+        exchange.served_model = hit.response.model
+        if hit.similarity is not None:
+            exchange.response_headers["x-tokenthrift-cache-similarity"] = f"{hit.similarity:.4f}"
+        return hit.response
+
+    async def _finish_stream(self, stream: CompletionStream) -> Settlement:
         exchange = stream.exchange
-        usage = stream.accumulator.usage
-        if usage is None or exchange.status != 200:
-            usage = self._estimate_usage(exchange, stream.accumulator)
-            exchange.usage_estimated = True
-        exchange.usage = usage
+        if exchange.cache_status == "miss":
+            usage = stream.accumulator.usage
+            if usage is None or exchange.status != 200:
+                usage = self._estimate_usage(exchange, stream.accumulator)
+                exchange.usage_estimated = True
+            exchange.usage = usage
+            if self.cache and exchange.status == 200 and not exchange.usage_estimated:
+                await self.cache.store(exchange, stream.accumulator.response())
         exchange.finish()
-        return self._settle(exchange)
+        return await self._settle(exchange, stream.admission)
 
     def _estimate_usage(self, exchange: Exchange, accumulator: StreamAccumulator) -> Usage:
         """Count locally when the upstream's final usage never arrived (stream cut)."""
@@ -197,25 +236,26 @@ class Gateway:
         return Usage(input_tokens=known.input_tokens if known else prompt, output_tokens=output)
 
     async def embed(self, request: EmbeddingRequest, attribution: Attribution | None = None, *,
-                    wire_format: WireFormat = "openai", started: float | None = None
-                    ) -> tuple[EmbeddingResponse, dict[str, str]]:
+                    wire_format: WireFormat = "openai", started: float | None = None,
+                    client_key: str | None = None) -> tuple[EmbeddingResponse, dict[str, str]]:
         exchange = Exchange(request=None, attribution=attribution or Attribution(),
                             requested_model=request.model, wire_format=wire_format,
                             endpoint="embeddings")
         if started is not None:
             exchange.started = started
+        admission = await self._admit(exchange, client_key)
 
         async def call(provider: Provider, model: str, timeout: float) -> EmbeddingResponse:
             return await provider.embed(request, model, timeout=timeout)
 
         try:
             response = await self.dispatcher.run(exchange, call)
-        except GatewayError as error:
-            self._fail(exchange, error)
+        except BaseException as error:
+            await self._fail(exchange, admission, error)
             raise
         exchange.usage = Usage(input_tokens=response.input_tokens)
         exchange.finish()
-        settlement = self._settle(exchange)
+        settlement = await self._settle(exchange, admission)
         return response, self.accountant.headers(exchange, settlement)
 
     async def list_models(self) -> list[str]:
@@ -229,20 +269,41 @@ class Gateway:
                     continue
         return list(dict.fromkeys(names))
 
-    def _fail(self, exchange: Exchange, error: GatewayError) -> None:
-        exchange.status, exchange.error_class = error.status, error.kind
-        exchange.finish()
-        self._settle(exchange)
+    async def _admit(self, exchange: Exchange, client_key: str | None) -> Admission | None:
+        if self.governance is None:
+            return None
+        try:
+            return await self.governance.admit(exchange, client_key)
+        except GatewayError as error:
+            exchange.status, exchange.error_class = error.status, error.kind
+            exchange.finish()
+            await self._settle(exchange, None)
+            raise
 
-    def _settle(self, exchange: Exchange) -> Settlement:
+    async def _fail(self, exchange: Exchange, admission: Admission | None,
+                    error: BaseException) -> None:
+        if isinstance(error, GatewayError):
+            exchange.status, exchange.error_class = error.status, error.kind
+        else:  # cancelled (client went away) or a bug: still release and record
+            exchange.status, exchange.error_class = 499, type(error).__name__
+        exchange.usage = None
+        exchange.finish()
+        await self._settle(exchange, admission)
+
+    async def _settle(self, exchange: Exchange, admission: Admission | None) -> Settlement:
         baseline_model = None
         with contextlib.suppress(GatewayError):
             baseline_model = self.dispatcher.candidates(exchange.requested_model)[0].upstream_model
         settlement = self.accountant.settle(exchange, baseline_model)
+        if self.governance is not None:
+            await self.governance.settle(admission, settlement.actual_usd, exchange.usage)
         self.writer.submit(self.accountant.record(exchange, settlement))
         return settlement
 
     async def aclose(self) -> None:
+        for lever in (self.cache, self.governance):
+            if lever is not None:
+                await lever.aclose()
         await self.providers.aclose()
         self.writer.close()
         self.ledger.close()

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from ..accounting.catalog import PriceCatalog
 from ..accounting.cost import LEVERS, CostCalculator, to_float, to_header
-from ..ledger.prompts import prompt_fingerprint
+from ..ledger.prompts import PromptStorage
 from ..ledger.record import LedgerRecord
 from ..providers.registry import speaks_anthropic
 from ..types import Usage
@@ -32,7 +32,7 @@ class Accountant:
     def __init__(self, catalog: PriceCatalog, *, prompt_storage: str = "hash",
                  openai_providers: frozenset[str] = frozenset()) -> None:
         self.calculator = CostCalculator(catalog)
-        self.prompt_storage = prompt_storage
+        self.prompt_storage = PromptStorage(prompt_storage)
         # Providers whose prices are OpenAI's list prices (api.openai.com); other
         # OpenAI-compatible servers (vLLM, Together…) are looked up without a provider hint.
         self._openai_providers = openai_providers
@@ -45,17 +45,24 @@ class Accountant:
         return None
 
     def settle(self, exchange: Exchange, baseline_model: str | None) -> Settlement:
+        savings = dict.fromkeys(LEVERS, Decimal(0))
         if exchange.usage is None:
             # No upstream answer → nothing was billed.
-            zero = Decimal(0)
-            return Settlement(zero, zero, dict.fromkeys(LEVERS, zero))
+            return Settlement(Decimal(0), Decimal(0), savings)
         usage = exchange.usage
         actual = self._cost(exchange.served_model, usage, exchange)
+        if actual is not None:
+            actual += exchange.lever_cost_usd
         baseline_name = baseline_model or exchange.requested_model
-        baseline = actual if baseline_name == exchange.served_model else self._cost(
-            baseline_name, usage, exchange)
-        # No lever acts yet on this path: every lever saved exactly nothing.
-        return Settlement(actual, baseline, {lever: Decimal(0) for lever in LEVERS})
+        baseline_usage = exchange.baseline_usage or usage
+        if baseline_name == exchange.served_model and exchange.baseline_usage is None:
+            baseline = actual
+        else:
+            baseline = self._cost(baseline_name, baseline_usage, exchange)
+        if exchange.cache_status in ("exact", "semantic") and baseline is not None:
+            # A cache hit saves the whole call as asked, less what the lookup cost.
+            savings[f"{exchange.cache_status}_cache"] = baseline - (actual or Decimal(0))
+        return Settlement(actual, baseline, savings)
 
     def _cost(self, model: str | None, usage: Usage, exchange: Exchange) -> Decimal | None:
         if model is None:
@@ -72,6 +79,7 @@ class Accountant:
             "x-tokenthrift-served-model": exchange.served_model or "",
             "x-tokenthrift-cache": exchange.cache_status,
             "x-tokenthrift-overhead-ms": f"{exchange.overhead_ms:.3f}",
+            **exchange.response_headers,
         }
 
     def record(self, exchange: Exchange, settlement: Settlement) -> LedgerRecord:
@@ -119,11 +127,7 @@ class Accountant:
 
     def _prompt(self, exchange: Exchange) -> tuple[str | None, str | None]:
         request = exchange.request
-        if request is None or self.prompt_storage == "off":
+        if request is None or self.prompt_storage is PromptStorage.OFF:
             return None, None
-        system = request.system_text
         body = "\n".join(f"{m.role}: {m.text}" for m in request.messages if m.role != "system")
-        fingerprint = prompt_fingerprint(system, body)
-        if self.prompt_storage == "full":
-            return fingerprint, (system + "\n" + body) if system else body
-        return fingerprint, None
+        return self.prompt_storage.capture(request.system_text, body)

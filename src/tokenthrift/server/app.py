@@ -17,7 +17,7 @@ from starlette.routing import Route
 from ..errors import GatewayError, InvalidRequest
 from ..pipeline import Gateway
 from ..types import EmbeddingRequest, WireFormat
-from .attribution import attribution_for
+from .attribution import attribution_for, client_key
 from .chat import anthropic_messages_endpoint, openai_chat_completions
 from .http import error_response, read_json
 
@@ -61,7 +61,8 @@ async def embeddings(request: Request) -> Response:
         body = await read_json(request, gateway.config.max_body_bytes)
         embed_request = _parse_embedding_request(body)
         attribution = attribution_for(request.headers, None)
-        response, headers = await gateway.embed(embed_request, attribution, started=started)
+        response, headers = await gateway.embed(embed_request, attribution, started=started,
+                                                client_key=client_key(request.headers))
     except GatewayError as error:
         return error_response(error, "openai")
     data = [{"object": "embedding", "index": i, "embedding": v}

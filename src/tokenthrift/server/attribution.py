@@ -19,6 +19,11 @@ def client_key(headers: Mapping[str, str]) -> str | None:
     return headers.get("x-api-key") or None
 
 
+def lever_directives(headers: Mapping[str, str]) -> dict[str, str]:
+    """The request headers levers read: ``x-tokenthrift-*`` and ``cache-control``."""
+    return {k: v for k, v in headers.items() if k.startswith(_HEADER) or k == "cache-control"}
+
+
 def key_id(key: str | None) -> str | None:
     """A stable, non-reversible id for a client key; the key itself is never stored."""
     if not key:

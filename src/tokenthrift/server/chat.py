@@ -19,7 +19,7 @@ from ..errors import GatewayError, StreamInterrupted
 from ..pipeline import CompletionStream, Gateway
 from ..types import WireFormat
 from ..wire import anthropic_messages, openai_chat
-from .attribution import attribution_for
+from .attribution import attribution_for, client_key, lever_directives
 from .http import error_response, read_json
 
 log = logging.getLogger("tokenthrift.server")
@@ -38,13 +38,15 @@ async def handle_chat(request: Request, wire_format: WireFormat) -> Response:
         attribution = attribution_for(request.headers, chat)
         exchange = gateway.exchange(chat, attribution, endpoint=_endpoint(wire_format),
                                     started=started)
+        exchange.directives = lever_directives(request.headers)
+        key = client_key(request.headers)
         if chat.stream:
-            stream = await gateway.stream(chat, exchange=exchange)
+            stream = await gateway.stream(chat, exchange=exchange, client_key=key)
             return StreamingResponse(
                 _relay(stream, wire), media_type="text/event-stream",
                 headers={**stream.headers, "cache-control": "no-cache"},
             )
-        completion = await gateway.complete(chat, exchange=exchange)
+        completion = await gateway.complete(chat, exchange=exchange, client_key=key)
         payload = orjson.dumps(wire.render_response(completion.response, chat))
         return Response(payload, media_type=JSON, headers=completion.headers)
     except GatewayError as error:

@@ -1,0 +1,148 @@
+"""Numbered schema migrations, applied in order and recorded in ``_migrations``.
+
+Like simonw/llm's ``migrations.py``: each migration is a function registered with
+``@migration``; its name is recorded once applied, so ``migrate`` is idempotent and a
+new release only adds functions at the end (never edit one that has shipped). Each
+migration receives the ``Database`` and handles dialect differences itself.
+
+Schema (logically identical on SQLite and PostgreSQL):
+
+* ``ledger``: one row per request. Savings are one column per lever
+  (``saved_<lever>_usd``) so reports are plain ``SUM``s; ``tags`` keeps the request's
+  tag list as JSON text so a row reads back without a join.
+* ``ledger_tags(request_id, tag)``: the same tags, one row each, so "spend by tag" is an
+  indexed join in both dialects instead of two different JSON functions.
+* ``ledger_prompts(request_id, prompt_text)``: full prompt text (only with prompt
+  storage ``full``), kept out of ``ledger`` so the table that every report scans stays
+  narrow, and so prompts can be purged without touching spend history.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tokenthrift.ledger.dialect import Database
+
+# Serialises concurrent migrators (several gateway replicas starting at once) on
+# PostgreSQL; SQLite gets the same from BEGIN IMMEDIATE.
+_PG_MIGRATION_LOCK = 0x7470_6C65_6467  # "tpledg"
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    name: str
+    apply: Callable[[Database], None]
+
+
+MIGRATIONS: list[Migration] = []
+
+
+def migration(fn: Callable[[Database], None]) -> Callable[[Database], None]:
+    MIGRATIONS.append(Migration(fn.__name__, fn))
+    return fn
+
+
+def migrate(db: Database) -> list[str]:
+    """Apply the migrations not yet recorded, all in one transaction; return their names."""
+    applied: list[str] = []
+    with db.transaction():
+        if db.dialect.name == "postgresql":
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_MIGRATION_LOCK,))
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS _migrations ("
+            f"name TEXT PRIMARY KEY, applied_at {db.dialect.real} NOT NULL)"
+        )
+        done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+        for m in MIGRATIONS:
+            if m.name in done:
+                continue
+            m.apply(db)
+            db.execute(
+                f"INSERT INTO _migrations (name, applied_at) VALUES ({db.dialect.params(2)})",
+                (m.name, time.time()),
+            )
+            applied.append(m.name)
+    return applied
+
+
+def applied_migrations(db: Database) -> list[str]:
+    return [row[0] for row in db.execute("SELECT name FROM _migrations ORDER BY name")]
+
+
+# Columns that reports group by get an index together with ts, which also serves
+# "this team since Monday" lookups (budgets, dashboard drill-down).
+_GROUP_COLUMNS = ("team", "customer", "user_id", "served_model", "key_id", "task")
+
+
+@migration
+def m001_ledger(db: Database) -> None:
+    real = db.dialect.real
+    # The lever list is spelled out (not record.LEVERS): a shipped migration never changes;
+    # a new lever gets a new migration adding its column.
+    levers = ("exact_cache", "semantic_cache", "routing", "compression", "prompt_cache", "batch")
+    money = ", ".join(f"saved_{lever}_usd {real} NOT NULL DEFAULT 0" for lever in levers)
+    db.execute(
+        f"""
+        CREATE TABLE ledger (
+            request_id TEXT PRIMARY KEY,
+            ts {real} NOT NULL,
+            key_id TEXT,
+            team TEXT,
+            user_id TEXT,
+            customer TEXT,
+            tags TEXT NOT NULL DEFAULT '[]',
+            task TEXT,
+            requested_model TEXT NOT NULL,
+            served_model TEXT,
+            provider TEXT,
+            wire_format TEXT NOT NULL,
+            endpoint TEXT NOT NULL,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+            cache_write_5m_tokens INTEGER NOT NULL DEFAULT 0,
+            cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            reasoning_tokens INTEGER NOT NULL DEFAULT 0,
+            cost_usd {real},
+            baseline_cost_usd {real},
+            saved_usd {real},
+            {money},
+            latency_ms {real} NOT NULL DEFAULT 0,
+            upstream_ms {real} NOT NULL DEFAULT 0,
+            overhead_ms {real} NOT NULL DEFAULT 0,
+            stream BOOLEAN NOT NULL DEFAULT FALSE,
+            cache_status TEXT NOT NULL DEFAULT 'miss',
+            status INTEGER NOT NULL DEFAULT 200,
+            error_class TEXT,
+            usage_estimated BOOLEAN NOT NULL DEFAULT FALSE,
+            prompt_fingerprint TEXT,
+            retries INTEGER NOT NULL DEFAULT 0,
+            fallback_used BOOLEAN NOT NULL DEFAULT FALSE,
+            batch BOOLEAN NOT NULL DEFAULT FALSE
+        )
+        """
+    )
+    db.execute("CREATE INDEX ledger_ts ON ledger (ts)")
+    for column in _GROUP_COLUMNS:
+        db.execute(f"CREATE INDEX ledger_{column}_ts ON ledger ({column}, ts)")
+    db.execute("CREATE INDEX ledger_prompt_fingerprint ON ledger (prompt_fingerprint)")
+    db.execute(
+        """
+        CREATE TABLE ledger_tags (
+            request_id TEXT NOT NULL REFERENCES ledger (request_id) ON DELETE CASCADE,
+            tag TEXT NOT NULL,
+            PRIMARY KEY (request_id, tag)
+        )
+        """
+    )
+    db.execute("CREATE INDEX ledger_tags_tag ON ledger_tags (tag)")
+    db.execute(
+        """
+        CREATE TABLE ledger_prompts (
+            request_id TEXT PRIMARY KEY REFERENCES ledger (request_id) ON DELETE CASCADE,
+            prompt_text TEXT NOT NULL
+        )
+        """
+    )
