@@ -17,6 +17,7 @@ from starlette.routing import Route
 from ..errors import GatewayError, InvalidRequest
 from ..pipeline import Gateway
 from ..types import EmbeddingRequest, WireFormat
+from .admin import admin_routes
 from .attribution import attribution_for, client_key
 from .chat import anthropic_messages_endpoint, openai_chat_completions
 from .http import error_response, read_json
@@ -127,6 +128,7 @@ def create_app(gateway: Gateway) -> Starlette:
         Route("/models", models, methods=["GET"]),
         Route("/v1/embeddings", embeddings, methods=["POST"]),
         Route("/embeddings", embeddings, methods=["POST"]),
+        *admin_routes(),
     ]
     app = Starlette(
         routes=routes,

@@ -1,0 +1,47 @@
+"""The contract between the response cache (keys, payloads, policy) and the semantic
+matcher (embedder, vector index, guards, calibrated threshold).
+
+The response cache computes the *partition* — an exact pre-filter string built from the
+scope (tenant), model, sampling parameters and hashes of the system prompt, prior turns
+and tools — and the *query text* (the final user turn). The matcher only ever compares
+texts inside one partition, so tenants are separated exactly, never by embedding
+distance. The cache stores the answers; the matcher stores vectors and the texts its
+guards need.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class SemanticMatch:
+    entry_id: str
+    similarity: float  # cosine similarity of the embedded query texts
+    matched_text: str
+
+
+class SemanticMatcher(Protocol):
+    """Thread-safe; calls are blocking (embedding is CPU work) — run them off the event loop."""
+
+    embedder_name: str
+
+    def lookup(self, partition: str, text: str) -> SemanticMatch | None:
+        """The best stored entry of ``partition`` that the live decision accepts
+        (threshold *and* guards), or None."""
+        ...
+
+    def add(self, partition: str, text: str, entry_id: str, expires_at: float | None) -> None: ...
+
+    def remove(self, entry_id: str) -> None: ...
+
+    def clear(self, partition_prefix: str = "") -> int:
+        """Drop entries whose partition starts with ``partition_prefix``; return how many."""
+        ...
+
+    def save(self) -> None:
+        """Persist the index (the embedded default survives restarts)."""
+        ...
+
+    def close(self) -> None: ...
