@@ -97,6 +97,16 @@ class StorageConfig:
     ledger_flush_interval_s: float = 0.05
     # Shared counters and caches across replicas; None = in-process.
     redis: str | None = None
+    # PostgreSQL schema for the ledger tables (created if missing); None = search_path.
+    ledger_schema: str | None = None
+
+    @property
+    def ledger_is_postgres(self) -> bool:
+        return self.ledger.startswith(("postgres://", "postgresql://"))
+
+    def __repr__(self) -> str:  # a ledger URL may carry a password
+        ledger = "postgresql://…" if self.ledger_is_postgres else self.ledger
+        return f"StorageConfig(ledger={ledger!r}, prompts={self.prompts!r})"
 
 
 @dataclass(slots=True)
@@ -185,6 +195,7 @@ def parse_config(raw: dict[str, Any]) -> GatewayConfig:
         prompts=storage_raw.get("prompts", "hash"),
         ledger_flush_interval_s=float(storage_raw.get("ledger_flush_interval_s", 0.05)),
         redis=resolve_env(storage_raw.get("redis")),
+        ledger_schema=storage_raw.get("ledger_schema"),
     )
     if storage.prompts not in ("off", "hash", "full"):
         raise ConfigError("storage.prompts must be one of off|hash|full")

@@ -125,7 +125,10 @@ class Gateway:
                                      prompt_storage=config.storage.prompts,
                                      openai_providers=openai_providers)
         _ensure_sqlite_dir(config.storage.ledger)
-        self.ledger = open_ledger(config.storage.ledger)
+        storage = config.storage
+        self.ledger = (open_ledger(storage.ledger, schema=storage.ledger_schema)
+                       if storage.ledger_is_postgres and storage.ledger_schema
+                       else open_ledger(storage.ledger))
         self.writer = LedgerWriter(self.ledger, data_dir=config.data_dir,
                                    flush_interval=config.storage.ledger_flush_interval_s)
         self.governance: Governance | None = build_governance(config, self.ledger, self.accountant)
