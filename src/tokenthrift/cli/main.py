@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import click
 
+from .cache_cmd import cache
+from .demo_cmd import demo
+from .emulator_cmd import emulator
+from .report_cmd import report
 from .serve_cmd import serve
 
 
@@ -13,20 +17,5 @@ def cli() -> None:
     """tokenthrift: cut LLM API spend and prove every dollar saved."""
 
 
-cli.add_command(serve)
-
-
-def _register_optional() -> None:
-    # Commands whose modules are added by their own features register here.
-    import importlib
-
-    for module, name in (("emulator_cmd", "emulator"), ("report_cmd", "report"),
-                         ("demo_cmd", "demo")):
-        try:
-            mod = importlib.import_module(f"tokenthrift.cli.{module}")
-        except ModuleNotFoundError:
-            continue
-        cli.add_command(getattr(mod, name))
-
-
-_register_optional()
+for command in (serve, emulator, demo, report, cache):
+    cli.add_command(command)
