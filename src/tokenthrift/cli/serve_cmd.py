@@ -26,9 +26,9 @@ def serve(config_path: str | None, host: str, port: int, log_level: str) -> None
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = load_config(config_path)
-    except ConfigError as exc:
+        gateway = Gateway(config)
+    except (ConfigError, ValueError) as exc:  # a lever rejecting its own config section
         raise click.ClickException(str(exc)) from None
-    gateway = Gateway(config)
     source = config_path or "embedded default (emulator upstream, SQLite ledger)"
     click.echo(f"tokenthrift gateway on http://{host}:{port}  config: {source}"
                f"  ledger: {_safe_url(config.storage.ledger)}", err=True)
