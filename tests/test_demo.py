@@ -113,8 +113,13 @@ def test_ledger_attributes_teams_models_and_wire_formats(
         assert record.user is not None and record.user.startswith(f"u-{request.customer}-")
         assert record.requested_model == request.model
         assert record.status == 200 and record.cost_usd is not None
-        # Exact upstream usage for every request, streams included: nothing estimated.
-        assert not record.usage_estimated and record.output_tokens > 0
+        assert not record.usage_estimated
+        if record.cache_status == "miss":
+            # Exact upstream usage for every upstream call, streams included.
+            assert record.output_tokens > 0
+        else:  # answered by the response cache: nothing billed, the whole call saved
+            assert record.cost_usd == 0 and record.output_tokens == 0
+            assert record.saved_usd is not None and record.saved_usd > 0
 
 
 def test_long_system_prompts_are_billed_at_the_cached_rate(

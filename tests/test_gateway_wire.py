@@ -225,8 +225,12 @@ def test_prompt_caching_usage_is_priced_at_cached_rate(tmp_path: Path) -> None:
         long_system = "Policy clause: refunds are processed within 14 days. " * 200
         messages = [{"role": "system", "content": long_system},
                     {"role": "user", "content": "What is the refund window?"}]
-        first = client.chat.completions.with_raw_response.create(model="gpt-4o", messages=messages)
-        second = client.chat.completions.with_raw_response.create(model="gpt-4o", messages=messages)
+        # Two upstream calls (the response cache would answer the second one itself).
+        no_cache = {"x-tokenthrift-cache": "off"}
+        first = client.chat.completions.with_raw_response.create(
+            model="gpt-4o", messages=messages, extra_headers=no_cache)
+        second = client.chat.completions.with_raw_response.create(
+            model="gpt-4o", messages=messages, extra_headers=no_cache)
         cached = second.parse().usage.prompt_tokens_details.cached_tokens
         assert cached and cached >= 1024
         row = gw.ledger_row(second.headers["x-tokenthrift-request-id"])

@@ -12,6 +12,7 @@ guards need.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Protocol
 
 
@@ -20,6 +21,21 @@ class SemanticMatch:
     entry_id: str
     similarity: float  # cosine similarity of the embedded query texts
     matched_text: str
+    # What embedding the query cost (an API embedder); None = a price we do not know.
+    lookup_cost_usd: Decimal | None = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class SemanticLookup:
+    """Everything a lookup found, for callers that also account for misses."""
+
+    match: SemanticMatch | None
+    # Charged on a miss too: the query was embedded either way.
+    cost_usd: Decimal | None = Decimal(0)
+    # Why the best candidate was not served: "threshold", or the name of the guard that
+    # vetoed it ("numbers", "negation"…); None on a hit or when the partition is empty.
+    rejected_by: str | None = None
+    best_similarity: float | None = None
 
 
 class SemanticMatcher(Protocol):
@@ -32,7 +48,15 @@ class SemanticMatcher(Protocol):
         (threshold *and* guards), or None."""
         ...
 
-    def add(self, partition: str, text: str, entry_id: str, expires_at: float | None) -> None: ...
+    def search(self, partition: str, text: str) -> SemanticLookup:
+        """``lookup`` with its cost and the reason for a miss (``lookup`` is ``search(…).match``)."""
+        ...
+
+    def add(self, partition: str, text: str, entry_id: str, expires_at: float | None) -> None:
+        """Store ``text`` under ``entry_id`` (replacing an entry of that id). ``expires_at`` is a
+        ``time.time()`` instant. The embedding of the last looked-up texts is reused, so
+        lookup-then-add embeds once."""
+        ...
 
     def remove(self, entry_id: str) -> None: ...
 

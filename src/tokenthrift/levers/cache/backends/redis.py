@@ -1,0 +1,91 @@
+"""Redis backend: one cache shared by every gateway replica.
+
+Key layout ``<prefix>:<scope tag>:<model tag>:<digest>`` (tags are 12 hex characters of
+BLAKE2b, see ``keys.tag``), value = the payload, expiry = Redis ``PX``. Clearing one
+scope or model is ``SCAN MATCH <prefix>:<scope tag>:*`` — Redis filters server-side, no
+index sets to keep consistent with expiry — followed by ``UNLINK`` in batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from ..keys import tag
+
+_HEX = "[0-9a-f]"
+_ANY_TAG = _HEX * 12
+_ANY_DIGEST = _HEX * 32
+_UNLINK_BATCH = 500
+
+
+def _glob_escape(value: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in value)
+
+
+class RedisBackend:
+    name = "redis"
+
+    def __init__(self, url: str, prefix: str) -> None:
+        self.url = url
+        self.prefix = prefix
+        self._client: aioredis.Redis | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _redis(self) -> aioredis.Redis:
+        # Connections belong to the loop that opened them; a gateway built on one thread
+        # and served on another (tests, the in-process library) opens its own on first use.
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            # Short timeouts: a cache that answers late is worse than a miss.
+            self._client = aioredis.Redis.from_url(self.url, socket_connect_timeout=1,
+                                                   socket_timeout=1)
+            self._loop = loop
+        return self._client
+
+    def _key(self, entry_id: str) -> str:
+        return f"{self.prefix}:{entry_id}"
+
+    async def get(self, entry_id: str) -> bytes | None:
+        value: Any = await self._redis().get(self._key(entry_id))
+        return value if value is None else bytes(value)
+
+    async def put(self, entry_id: str, payload: bytes, *, scope: str, model: str,
+                  expires_at: float) -> None:
+        ttl_ms = int((expires_at - time.time()) * 1000)
+        if ttl_ms > 0:
+            await self._redis().set(self._key(entry_id), payload, px=ttl_ms)
+
+    async def delete(self, entry_id: str) -> None:
+        await self._redis().unlink(self._key(entry_id))
+
+    def pattern(self, scope: str | None, model: str | None) -> str:
+        scope_part = tag(scope) if scope is not None else _ANY_TAG
+        model_part = tag(model) if model is not None else _ANY_TAG
+        return f"{_glob_escape(self.prefix)}:{scope_part}:{model_part}:{_ANY_DIGEST}"
+
+    async def clear(self, *, scope: str | None = None, model: str | None = None) -> int:
+        client = self._redis()
+        removed = 0
+        batch: list[Any] = []
+        async for key in client.scan_iter(match=self.pattern(scope, model), count=1000):
+            batch.append(key)
+            if len(batch) >= _UNLINK_BATCH:
+                removed += int(await client.unlink(*batch))
+                batch.clear()
+        if batch:
+            removed += int(await client.unlink(*batch))
+        return removed
+
+    async def count(self) -> int:
+        client = self._redis()
+        return sum([1 async for _ in client.scan_iter(match=self.pattern(None, None), count=1000)])
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            if self._loop is asyncio.get_running_loop():
+                await client.aclose()

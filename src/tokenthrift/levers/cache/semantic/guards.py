@@ -1,0 +1,103 @@
+"""Guards: deterministic text checks that veto a candidate whose meaning differs in a way
+sentence embeddings are known to miss.
+
+Embeddings average over words, so "from India to China" and "from China to India" score
+0.99+, "turn on"/"turn off" ≈ 0.98, and a changed number ≈ 0.96: no threshold separates
+them from paraphrases. Each guard compares one property of the two texts and returns the
+reason it vetoes (or None). Every lexicon here is hand-written general English (and common
+technology names), never mined from evaluation data. Each guard is measured in
+``docs/benchmarks.md`` (what it blocks on adversarial pairs, what it costs in paraphrase
+recall); ``DEFAULT_GUARDS`` keeps the ones that pay for themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from . import lexicon, names
+from .direction import roles_swapped
+from .textfeatures import TextFeatures, features
+
+Guard = Callable[[TextFeatures, TextFeatures], bool]
+
+
+def numbers_differ(a: TextFeatures, b: TextFeatures) -> bool:
+    # Only when both texts state numbers: a paraphrase often drops "(2016)" or spells out a
+    # count, and an absent number is under-specification, not a contradiction.
+    if a.numbers and b.numbers and a.numbers != b.numbers:
+        return True
+    # Model numbers and versions likewise: "M604n" vs "M604dn", "i5" vs "i7".
+    return bool(a.codes) and bool(b.codes) and a.codes != b.codes
+
+
+def negation_differs(a: TextFeatures, b: TextFeatures) -> bool:
+    if a.negated != b.negated:
+        return True
+    # An opposite-pair word present on one side only, its opposite on the other only.
+    for left, right in lexicon.OPPOSITE_PAIRS:
+        a_left, a_right = left in a.lemmas, right in a.lemmas
+        b_left, b_right = left in b.lemmas, right in b.lemmas
+        if (a_left and not a_right and b_right and not b_left) or (
+            a_right and not a_left and b_left and not b_right
+        ):
+            return True
+    return False
+
+
+def direction_swapped(a: TextFeatures, b: TextFeatures) -> bool:
+    """"X to Y" in one text, "Y to X" in the other (travel, conversion, translation…), or
+    two parties in swapped roles ("men prefer women" / "women prefer men")."""
+    for src_a, dst_a in a.directions:
+        for src_b, dst_b in b.directions:
+            # A word that is a source on one side and a destination on the other, both ways.
+            if (src_a & dst_b) - src_b and (dst_a & src_b) - dst_b:
+                return True
+    return roles_swapped(a.roles, a.tokens, b.roles, b.tokens)
+
+
+def entities_differ(a: TextFeatures, b: TextFeatures) -> bool:
+    # A substitution (each side names something the other does not mention in any form),
+    # not an omission: "capital of France" vs "capital of Germany", but "Excel" vs
+    # "MS Excel", "Hilary"/"Hillary" and "India"/"Indians" pass.
+    return bool(names.unmatched(a.entities, b.words | b.entities)) and bool(
+        names.unmatched(b.entities, a.words | a.entities)
+    )
+
+
+def languages_differ(a: TextFeatures, b: TextFeatures) -> bool:
+    # Any difference: "sort a list in Python" is not answered by the Java answer, nor by a
+    # language-neutral one.
+    return a.languages != b.languages
+
+
+def documents_differ(a: TextFeatures, b: TextFeatures) -> bool:
+    # The same instruction on a different attached document (or a different tail past what
+    # the embedder reads) must not share an answer.
+    return a.documents != b.documents
+
+
+GUARDS: dict[str, Guard] = {
+    "numbers": numbers_differ,
+    "negation": negation_differs,
+    "direction": direction_swapped,
+    "languages": languages_differ,
+    "entities": entities_differ,
+    "documents": documents_differ,
+}
+DEFAULT_GUARDS: tuple[str, ...] = (
+    "numbers", "negation", "direction", "languages", "entities", "documents",
+)
+
+
+def first_veto(query: str, candidate: str, guards: tuple[str, ...]) -> str | None:
+    """The name of the first guard that vetoes the pair, or None."""
+    if not guards or query == candidate:
+        return None
+    a, b = features(query), features(candidate)
+    for name in guards:
+        if GUARDS[name](a, b):
+            return name
+    return None
+
+
+__all__ = ["DEFAULT_GUARDS", "GUARDS", "Guard", "first_veto", "lexicon"]
