@@ -230,8 +230,8 @@ def print_summary(result: DemoResult, console: Console) -> None:
     console.print(_lever_table(result.by_lever))
     if not result.by_lever.total.get("saved_usd"):
         console.print(
-            "[dim]Note: no cost lever is switched on in this build yet, so every "
-            "request ran as asked: cost = baseline, and each lever saved $0.[/]"
+            "[dim]Note: no lever saved anything in this run (is the cache switched "
+            "off?), so every request ran as asked: cost = baseline.[/]"
         )
     console.print()
     _print_checks(result, console)
