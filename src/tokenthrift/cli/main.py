@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import click
 
+from .budgets_cmd import budgets
 from .cache_cmd import cache
 from .demo_cmd import demo
 from .emulator_cmd import emulator
+from .keys_cmd import keys
 from .report_cmd import report
 from .serve_cmd import serve
 
@@ -17,5 +19,5 @@ def cli() -> None:
     """tokenthrift: cut LLM API spend and prove every dollar saved."""
 
 
-for command in (serve, emulator, demo, report, cache):
+for command in (serve, emulator, demo, report, cache, keys, budgets):
     cli.add_command(command)

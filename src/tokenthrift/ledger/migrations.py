@@ -146,3 +146,68 @@ def m001_ledger(db: Database) -> None:
         )
         """
     )
+
+
+@migration
+def m002_governance(db: Database) -> None:
+    """Virtual keys, budgets and the soft-limit alerts already sent (levers.governance).
+
+    * ``virtual_keys``: only the SHA-256 of a key is stored (``key_hash``, unique: the
+      look-up column), plus a short display ``prefix``; ``models`` is a JSON list (NULL =
+      any model), ``metadata`` JSON text. Revoking keeps the row: ledger rows refer to it.
+    * ``budgets``: one per (scope, subject, period); ``usd`` is a decimal string so a
+      limit reads back exactly; ``soft_limit_pct`` a JSON list of percentages.
+    * ``budget_alerts``: one row per threshold per budget period, inserted by the replica
+      that sends the webhook; the primary key is what makes "once per period" hold
+      across restarts and replicas.
+    """
+    real = db.dialect.real
+    db.execute(
+        f"""
+        CREATE TABLE virtual_keys (
+            id TEXT PRIMARY KEY,
+            key_hash TEXT NOT NULL UNIQUE,
+            prefix TEXT NOT NULL,
+            team TEXT,
+            user_id TEXT,
+            customer TEXT,
+            models TEXT,
+            rpm INTEGER,
+            tpm INTEGER,
+            expires_at {real},
+            metadata TEXT NOT NULL DEFAULT '{{}}',
+            revoked BOOLEAN NOT NULL DEFAULT FALSE,
+            revoked_at {real},
+            created_at {real} NOT NULL
+        )
+        """
+    )
+    db.execute(
+        f"""
+        CREATE TABLE budgets (
+            scope TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            period TEXT NOT NULL,
+            usd TEXT NOT NULL,
+            soft_limit_pct TEXT NOT NULL DEFAULT '[]',
+            webhook TEXT,
+            created_at {real} NOT NULL,
+            updated_at {real} NOT NULL,
+            PRIMARY KEY (scope, subject, period)
+        )
+        """
+    )
+    db.execute(
+        f"""
+        CREATE TABLE budget_alerts (
+            scope TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            period TEXT NOT NULL,
+            period_start {real} NOT NULL,
+            threshold_pct {real} NOT NULL,
+            fired_at {real} NOT NULL,
+            delivered_at {real},
+            PRIMARY KEY (scope, subject, period, period_start, threshold_pct)
+        )
+        """
+    )

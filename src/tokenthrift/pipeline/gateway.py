@@ -298,9 +298,10 @@ class Gateway:
         with contextlib.suppress(GatewayError):
             baseline_model = self.dispatcher.candidates(exchange.requested_model)[0].upstream_model
         settlement = self.accountant.settle(exchange, baseline_model)
+        # The ledger row first: a cancellation while governance settles must not lose it.
+        self.writer.submit(self.accountant.record(exchange, settlement))
         if self.governance is not None:
             await self.governance.settle(admission, settlement.actual_usd, exchange.usage)
-        self.writer.submit(self.accountant.record(exchange, settlement))
         return settlement
 
     async def aclose(self) -> None:

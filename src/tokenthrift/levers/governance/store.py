@@ -1,0 +1,215 @@
+"""Keys, budgets and alerts in the ledger database, and spend read back from the ledger.
+
+Governance keeps its own connection to the ledger's database (the SQLite file, or the
+PostgreSQL every replica shares), so key look-ups never queue behind the ledger
+writer's batches. Every method here is blocking; the lever calls them through
+``asyncio.to_thread`` and only off the hot path (a key-cache miss, a budget period
+seen for the first time, a periodic refresh, the admin API).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from ...config import GatewayConfig
+from ...ledger import migrations
+from ...ledger.dialect import Database
+from ...ledger.location import sqlite_path
+from .budgets import Budget
+from .keys import KeySpec, VirtualKey, display_prefix, hash_key, new_key, new_key_id
+from .periods import Window
+
+_KEY_COLUMNS = ("id, prefix, team, user_id, customer, models, rpm, tpm, expires_at, metadata, "
+                "revoked, created_at")
+_LEDGER_COLUMN = {"key": "key_id", "team": "team", "user": "user_id", "customer": "customer"}
+_TEN_PLACES = Decimal("1e-10")
+
+
+def open_database(location: str, schema: str | None = None) -> Database:
+    """A new connection to the ledger database at ``location``, migrated."""
+    db: Database
+    if location.startswith(("postgresql://", "postgres://")):
+        from ...ledger.postgres import PostgresDatabase
+
+        db = PostgresDatabase(location, schema=schema)
+    else:
+        from ...ledger.sqlite import SQLiteDatabase
+
+        path = sqlite_path(location)
+        if path is None:
+            raise ValueError(f"unsupported ledger location {location.split('://')[0]!r}")
+        db = SQLiteDatabase(path)
+    migrations.migrate(db)
+    return db
+
+
+class GovernanceStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._p = db.dialect.param
+
+    @classmethod
+    def for_config(cls, config: GatewayConfig) -> GovernanceStore:
+        """The store in the ledger database ``config`` names (``storage.ledger``)."""
+        storage = config.storage
+        return cls(open_database(storage.ledger, getattr(storage, "ledger_schema", None)))
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- keys ---------------------------------------------------------------------------
+
+    def create_key(self, spec: KeySpec, now: float) -> tuple[VirtualKey, str]:
+        """Store a new key (and its budget); return it with the raw key, shown once."""
+        raw = new_key()
+        key = VirtualKey(
+            id=new_key_id(), prefix=display_prefix(raw), team=spec.team, user=spec.user,
+            customer=spec.customer, models=spec.models, rpm=spec.rpm, tpm=spec.tpm,
+            expires_at=spec.expires_at, metadata=spec.metadata, created_at=now,
+        )
+        models = json.dumps(list(key.models)) if key.models is not None else None
+        with self.db.transaction():
+            self.db.execute(
+                f"INSERT INTO virtual_keys (id, key_hash, prefix, team, user_id, customer, models,"
+                f" rpm, tpm, expires_at, metadata, revoked, created_at) "
+                f"VALUES ({self.db.dialect.params(13)})",
+                (key.id, hash_key(raw), key.prefix, key.team, key.user, key.customer, models,
+                 key.rpm, key.tpm, key.expires_at, json.dumps(key.metadata), False, now),
+            )
+            if spec.budget is not None:
+                b = spec.budget
+                self.upsert_budget(Budget("key", key.id, b.period, b.usd,  # type: ignore[arg-type]
+                                          b.soft_limit_pct, b.webhook), now)
+        return key, raw
+
+    def key_by_hash(self, key_hash: str) -> tuple[VirtualKey, str] | None:
+        rows = self.db.execute(
+            f"SELECT {_KEY_COLUMNS}, key_hash FROM virtual_keys WHERE key_hash = {self._p}",
+            (key_hash,),
+        )
+        return (_key(rows[0][:-1]), rows[0][-1]) if rows else None
+
+    def get_key(self, key_id: str) -> VirtualKey | None:
+        rows = self.db.execute(
+            f"SELECT {_KEY_COLUMNS} FROM virtual_keys WHERE id = {self._p}", (key_id,))
+        return _key(rows[0]) if rows else None
+
+    def list_keys(self) -> list[VirtualKey]:
+        rows = self.db.execute(f"SELECT {_KEY_COLUMNS} FROM virtual_keys ORDER BY created_at, id")
+        return [_key(row) for row in rows]
+
+    def revoke_key(self, key_id: str, now: float) -> bool:
+        """Mark a key revoked (the row stays: ledger rows refer to it). False if unknown."""
+        with self.db.transaction():
+            if not self.db.execute(f"SELECT 1 FROM virtual_keys WHERE id = {self._p}", (key_id,)):
+                return False
+            self.db.execute(
+                f"UPDATE virtual_keys SET revoked = {self._p}, "
+                f"revoked_at = COALESCE(revoked_at, {self._p}) WHERE id = {self._p}",
+                (True, now, key_id),
+            )
+        return True
+
+    def has_keys(self) -> bool:
+        """Whether any key was ever created (revoked ones count: revoking every key must
+        not reopen a gateway to keyless requests)."""
+        return bool(self.db.execute("SELECT 1 FROM virtual_keys LIMIT 1"))
+
+    # -- budgets ------------------------------------------------------------------------
+
+    def upsert_budget(self, budget: Budget, now: float) -> None:
+        self.db.execute(
+            "INSERT INTO budgets (scope, subject, period, usd, soft_limit_pct, webhook, "
+            f"created_at, updated_at) VALUES ({self.db.dialect.params(8)}) "
+            "ON CONFLICT (scope, subject, period) DO UPDATE SET usd = excluded.usd, "
+            "soft_limit_pct = excluded.soft_limit_pct, webhook = excluded.webhook, "
+            "updated_at = excluded.updated_at",
+            (budget.scope, budget.subject, budget.period, str(budget.usd),
+             json.dumps(list(budget.soft_limit_pct)), budget.webhook, now, now),
+        )
+
+    def delete_budgets(self, scope: str, subject: str, period: str | None = None) -> int:
+        p = self._p
+        where = f"scope = {p} AND subject = {p}" + (f" AND period = {p}" if period else "")
+        params: list[Any] = [scope, subject] + ([period] if period else [])
+        with self.db.transaction():
+            count = len(self.db.execute(f"SELECT 1 FROM budgets WHERE {where}", params))
+            self.db.execute(f"DELETE FROM budgets WHERE {where}", params)
+        return count
+
+    def budgets(self) -> list[Budget]:
+        rows = self.db.execute(
+            "SELECT scope, subject, period, usd, soft_limit_pct, webhook FROM budgets "
+            "ORDER BY scope, subject, period")
+        return [Budget(r[0], r[1], r[2], Decimal(r[3]), tuple(json.loads(r[4])), r[5])
+                for r in rows]
+
+    # -- spend, read back from the ledger ------------------------------------------------
+
+    def spent(self, budget: Budget, window: Window, unpriced_usd: Decimal) -> Decimal:
+        """What the ledger holds for ``budget`` in ``window``.
+
+        A row with an unknown price (``cost_usd`` NULL) counts ``unpriced_usd``, the same
+        amount the counters charge for it, so a restart re-seeds what was counted."""
+        p = self._p
+        if budget.scope == "tag":
+            sql = ("SELECT COALESCE(SUM(COALESCE(l.cost_usd, {p})), 0) FROM ledger l "
+                   "JOIN ledger_tags t ON t.request_id = l.request_id "
+                   "WHERE t.tag = {p} AND l.ts >= {p}")
+        else:
+            column = _LEDGER_COLUMN[budget.scope]
+            sql = ("SELECT COALESCE(SUM(COALESCE(l.cost_usd, {p})), 0) FROM ledger l "
+                   f"WHERE l.{column} = {{p}} AND l.ts >= {{p}}")
+        params: list[Any] = [float(unpriced_usd), budget.subject, window.start]
+        if window.end is not None:
+            sql += " AND l.ts < {p}"
+            params.append(window.end)
+        (row,) = self.db.execute(sql.format(p=p), params)
+        # The ledger keeps 10 decimals; summing doubles adds noise below that.
+        return Decimal(repr(float(row[0]))).quantize(_TEN_PLACES)
+
+    def spend_by_key(self, key_ids: Sequence[str]) -> dict[str, Decimal]:
+        totals: dict[str, Decimal] = {}
+        for start in range(0, len(key_ids), 500):
+            part = list(key_ids[start : start + 500])
+            rows = self.db.execute(
+                "SELECT key_id, COALESCE(SUM(cost_usd), 0) FROM ledger "
+                f"WHERE key_id IN ({self.db.dialect.params(len(part))}) GROUP BY key_id", part)
+            for key_id, total in rows:
+                totals[key_id] = Decimal(repr(float(total))).quantize(_TEN_PLACES)
+        return totals
+
+    # -- soft-limit alerts --------------------------------------------------------------
+
+    def claim_alert(self, budget: Budget, window: Window, pct: float, now: float) -> bool:
+        """Record that ``pct`` of this budget period was reached; False if already recorded
+        (by this or another replica), in which case the webhook must not be sent again."""
+        rows = self.db.execute(
+            "INSERT INTO budget_alerts (scope, subject, period, period_start, threshold_pct, "
+            f"fired_at) VALUES ({self.db.dialect.params(6)}) ON CONFLICT DO NOTHING "
+            "RETURNING threshold_pct",
+            (budget.scope, budget.subject, budget.period, window.start, pct, now),
+        )
+        return bool(rows)
+
+    def mark_delivered(self, budget: Budget, window: Window, pct: float, now: float) -> None:
+        p = self._p
+        self.db.execute(
+            f"UPDATE budget_alerts SET delivered_at = {p} WHERE scope = {p} AND subject = {p} "
+            f"AND period = {p} AND period_start = {p} AND threshold_pct = {p}",
+            (now, budget.scope, budget.subject, budget.period, window.start, pct),
+        )
+
+
+def _key(row: Sequence[Any]) -> VirtualKey:
+    (key_id, prefix, team, user, customer, models, rpm, tpm, expires_at, metadata, revoked,
+     created_at) = row
+    return VirtualKey(
+        id=key_id, prefix=prefix, team=team, user=user, customer=customer,
+        models=tuple(json.loads(models)) if models is not None else None,
+        rpm=rpm, tpm=tpm, expires_at=expires_at, metadata=json.loads(metadata or "{}"),
+        revoked=bool(revoked), created_at=created_at,
+    )
