@@ -27,10 +27,13 @@ def render_error(err: GatewayError) -> dict[str, Any]:
     """``{"type": "error", "error": {...}}`` as Anthropic sends it (status = ``err.status``)."""
     # Anthropic: "We may also use [invalid_request_error] for other 4XX status codes".
     default = "api_error" if err.status >= 500 else "invalid_request_error"
-    return {
-        "type": "error",
-        "error": {"type": _ERROR_TYPES.get(err.status, default), "message": err.message},
-    }
+    error: dict[str, Any] = {"type": _ERROR_TYPES.get(err.status, default), "message": err.message}
+    if err.code:
+        # Not in Anthropic's schema, which has no machine-readable code; SDKs ignore extra
+        # fields, and clients of the gateway can tell e.g. "budget_exceeded" from a
+        # provider rate limit without parsing the message.
+        error["code"] = err.code
+    return {"type": "error", "error": error}
 
 
 _ERRORS: dict[str, tuple[int, ErrorKind]] = {

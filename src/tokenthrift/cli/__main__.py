@@ -1,0 +1,3 @@
+from tokenthrift.cli.main import cli
+
+cli()

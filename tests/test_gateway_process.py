@@ -1,0 +1,88 @@
+"""``tokenthrift serve`` as a process: answered requests survive a SIGTERM, and a model
+the catalog cannot price is reported as unknown, never as $0."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import openai
+import yaml
+
+from gateway_harness import config_for, running_gateway
+from tokenthrift.ledger import open_ledger
+from tokenthrift.server.runner import free_port
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"gateway exited early: {process.stderr.read()!r}")  # type: ignore[union-attr]
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError("gateway did not become healthy")
+
+
+def test_sigterm_flushes_every_answered_request(tmp_path: Path) -> None:
+    ledger_path = tmp_path / "ledger.db"
+    config = {
+        "providers": {"emu": {"type": "emulator"}},
+        "models": [{"name": "*", "provider": "emu"}],
+        # A long flush interval: without the shutdown flush, rows would be lost.
+        "storage": {"ledger": f"sqlite:///{ledger_path}", "ledger_flush_interval_s": 30},
+        "cache": {"exact": {"enabled": False}},
+        "data_dir": str(tmp_path / "data"),
+    }
+    config_file = tmp_path / "gateway.yaml"
+    config_file.write_text(yaml.safe_dump(config))
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tokenthrift.cli", "serve", "--config", str(config_file),
+         "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ},
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_healthy(url, process)
+        client = openai.OpenAI(base_url=url + "/v1", api_key="sk-test", max_retries=0)
+        ids = set()
+        for i in range(25):
+            raw = client.chat.completions.with_raw_response.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": f"question {i}"}])
+            ids.add(raw.headers["x-tokenthrift-request-id"])
+        process.send_signal(signal.SIGTERM)
+        # uvicorn shuts down gracefully, then re-raises the signal it caught, so the
+        # process ends "killed by SIGTERM" after the lifespan has flushed the ledger.
+        assert process.wait(timeout=30) in (0, -signal.SIGTERM)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    ledger = open_ledger(str(ledger_path))
+    stored = {row.request_id for row in ledger.rows(limit=100)}
+    ledger.close()
+    assert stored == ids
+
+
+def test_unpriced_model_cost_is_unknown_not_zero(tmp_path: Path) -> None:
+    raw = {
+        "providers": {"emu": {"type": "emulator", "emulator": {"accept_any_model": True}}},
+        "models": [{"name": "*", "provider": "emu"}],
+    }
+    with running_gateway(config_for(tmp_path, raw)) as gw:
+        response = gw.openai().chat.completions.with_raw_response.create(
+            model="acme-internal-llm-7b", messages=[{"role": "user", "content": "hi"}])
+        assert response.parse().choices[0].message.content
+        assert response.headers["x-tokenthrift-cost-usd"] == "unknown"
+        assert response.headers["x-tokenthrift-saved-usd"] == "unknown"
+        row = gw.ledger_row(response.headers["x-tokenthrift-request-id"])
+        assert row.cost_usd is None and row.baseline_cost_usd is None
+        assert row.output_tokens > 0
