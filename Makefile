@@ -24,6 +24,7 @@ test: install
 lint: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy src
 
 bench-gateway: install
 	bash benchmarks/setup_litellm.sh

@@ -180,3 +180,23 @@ def test_no_secret_reaches_ledger_or_logs(tmp_path: Path, caplog: pytest.LogCapt
         assert secret not in caplog.text
         assert all(secret not in repr(row) for row in rows)
     assert b"hello" in stored  # prompts: full does store the prompt itself
+
+
+def test_upstream_timeout_is_retried_then_504(tmp_path: Path) -> None:
+    raw = {
+        "providers": {"emu": {"type": "emulator"}},
+        "models": [{"name": "*", "provider": "emu"}],
+        "retry": {"max_retries": 1, "backoff_s": 0.01},
+        "timeout_s": 0.3,
+    }
+    with running_gateway(config_for(tmp_path, raw)) as gw:
+        gw.emulator.add_fault(Fault(kind="timeout", model="gpt-4o-mini", count=2))
+        with pytest.raises(openai.APIStatusError) as excinfo:
+            gw.openai().chat.completions.create(model="gpt-4o-mini",
+                                                messages=[{"role": "user", "content": "x"}])
+        assert excinfo.value.status_code == 504
+        gw.emulator.add_fault(Fault(kind="timeout", model="gpt-4o-mini", count=1))
+        raw_response = gw.openai().chat.completions.with_raw_response.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "second try works"}])
+        row = gw.ledger_row(raw_response.headers["x-tokenthrift-request-id"])
+        assert row.retries == 1 and row.status == 200

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from ..ledger.record import CacheStatus
 from ..types import Attribution, ChatRequest, Usage, WireFormat
 
 # Seeded once from the OS: os.urandom costs ~30 µs per call on some VMs, far too much
@@ -42,7 +43,7 @@ class Exchange:
     usage_estimated: bool = False
     status: int = 200
     error_class: str | None = None
-    cache_status: str = "miss"
+    cache_status: CacheStatus = "miss"
     finished: float | None = None
     # Request headers the levers read (``x-tokenthrift-*``, ``cache-control``), lower-case.
     directives: Mapping[str, str] = field(default_factory=dict)

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..errors import StreamInterrupted
-from ..types import ChatRequest, ChatResponse, StreamEvent
+from ..types import ChatRequest, ChatResponse, StreamEvent, WireFormat
 from ..wire import anthropic_messages
 from .transport import UpstreamReply
 from .wire_provider import WireProvider, sse_data
@@ -15,7 +15,7 @@ ANTHROPIC_VERSION = "2023-06-01"
 
 
 class AnthropicProvider(WireProvider):
-    protocol = "anthropic"
+    protocol: WireFormat = "anthropic"
     chat_path = "/v1/messages"
 
     def auth_headers(self, api_key: str | None) -> dict[str, str]:

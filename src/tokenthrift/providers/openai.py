@@ -7,14 +7,21 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..errors import StreamInterrupted, UpstreamError
-from ..types import ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, StreamEvent
+from ..types import (
+    ChatRequest,
+    ChatResponse,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    StreamEvent,
+    WireFormat,
+)
 from ..wire import openai_chat
 from .transport import UpstreamReply
 from .wire_provider import WireProvider, _json_object, sse_data
 
 
 class OpenAIProvider(WireProvider):
-    protocol = "openai"
+    protocol: WireFormat = "openai"
     chat_path = "/chat/completions"
 
     def auth_headers(self, api_key: str | None) -> dict[str, str]:
