@@ -76,12 +76,12 @@ class PostgresDatabase:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock, self._translated_errors():
-            cur = self._connection().execute(sql, list(params) if params else None)
+            cur = self._connection().execute(sql, _without_nul(params) if params else None)
             return cur.fetchall() if cur.description is not None else []
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         with self._lock, self._translated_errors(), self._connection().cursor() as cur:
-            cur.executemany(sql, rows)
+            cur.executemany(sql, (_without_nul(row) for row in rows))
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -91,6 +91,12 @@ class PostgresDatabase:
     def close(self) -> None:
         with self._lock:
             self._drop()
+
+
+def _without_nul(params: Sequence[Any]) -> list[Any]:
+    """PostgreSQL text cannot hold NUL, which clients can put in any string they send
+    (metadata, a model name) and SQLite stores: replace it rather than lose the row."""
+    return [p.replace("\x00", "\ufffd") if isinstance(p, str) else p for p in params]
 
 
 class PostgresLedger(SQLLedger):

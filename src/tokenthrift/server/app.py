@@ -28,7 +28,9 @@ JSON = "application/json"
 
 def _wire_of(request: Request) -> WireFormat:
     path = request.url.path
-    if path.endswith("/messages") or "anthropic-version" in request.headers:
+    # Also /v1/messages/<anything>: a 404/405 there answers an Anthropic client.
+    if (path.endswith("/messages") or "/messages/" in path
+            or "anthropic-version" in request.headers):
         return "anthropic"
     return "openai"
 

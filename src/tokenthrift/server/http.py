@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from ..errors import GatewayError, InvalidRequest
@@ -18,10 +18,15 @@ async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise GatewayError("request_too_large", f"request body exceeds {max_bytes} bytes")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_bytes:
-            raise GatewayError("request_too_large", f"request body exceeds {max_bytes} bytes")
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > max_bytes:
+                raise GatewayError("request_too_large", f"request body exceeds {max_bytes} bytes")
+    except ClientDisconnect:
+        # The client went away (or sent a malformed body the server gave up on): bad
+        # input, not a gateway bug; nobody is left to read the answer.
+        raise InvalidRequest("client disconnected before sending the whole body") from None
     if not body:
         raise InvalidRequest("request body is empty; expected a JSON object")
     try:

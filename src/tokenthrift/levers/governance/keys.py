@@ -96,6 +96,9 @@ def looks_virtual(key: str) -> bool:
     return len(key) == _KEY_LENGTH and key.startswith(KEY_PREFIX) and _KEY_SHAPE.match(key) is not None
 
 
+_MAX_EXPIRY = datetime(9999, 1, 1, tzinfo=UTC).timestamp()
+
+
 def parse_expiry(value: Any) -> float | None:
     """``expires_at`` as unix seconds, an ISO 8601 string (UTC if no offset) or None."""
     if value is None or value == "":
@@ -103,14 +106,20 @@ def parse_expiry(value: Any) -> float | None:
     if isinstance(value, bool):
         raise ValueError("expires_at must be an ISO 8601 time or unix seconds")
     if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
+        seconds = float(value)
+    elif isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             raise ValueError(f"expires_at: not an ISO 8601 time: {value!r}") from None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
-        return parsed.timestamp()
-    raise ValueError("expires_at must be an ISO 8601 time or unix seconds")
+        seconds = parsed.timestamp()
+    else:
+        raise ValueError("expires_at must be an ISO 8601 time or unix seconds")
+    # Views render the expiry as a date in any time zone; beyond these bounds that
+    # overflows (after the key was stored).
+    if not 0 <= seconds <= _MAX_EXPIRY:
+        raise ValueError("expires_at must be between 1970 and 9998")
+    return seconds
 
