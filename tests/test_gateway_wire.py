@@ -240,3 +240,23 @@ def test_prompt_caching_usage_is_priced_at_cached_rate(tmp_path: Path) -> None:
                     + row.output_tokens * 10.0) / 1e6
         assert row.cost_usd == pytest.approx(expected, rel=1e-9)
         assert float(first.headers["x-tokenthrift-cost-usd"]) > row.cost_usd
+
+
+async def test_stream_abandoned_before_first_byte_still_gets_a_row(tmp_path: Path) -> None:
+    from tokenthrift.pipeline import Gateway
+    from tokenthrift.wire import openai_chat
+
+    gateway = Gateway(config_for(tmp_path))
+    try:
+        request = openai_chat.parse_request({
+            "model": "gpt-4o-mini", "stream": True,
+            "messages": [{"role": "user", "content": "never read"}]})
+        stream = await gateway.stream(request)
+        await stream.abandon()
+        assert [e async for e in stream.events()] == []  # settled once, not replayed
+        gateway.writer.flush()
+        row = gateway.ledger.get(stream.exchange.request_id)
+        assert row is not None and row.status == 499 and row.usage_estimated
+        assert row.input_tokens > 0
+    finally:
+        await gateway.aclose()

@@ -63,6 +63,7 @@ class CompletionStream:
         self._gateway = gateway
         self._first = first
         self._upstream = upstream
+        self._started = False
         self.accumulator = StreamAccumulator()
 
     @property
@@ -76,7 +77,21 @@ class CompletionStream:
             **exchange.response_headers,
         }
 
+    async def abandon(self) -> None:
+        """Settle a stream whose events were never read (the client left before the
+        first byte): the upstream call was made, so it gets its ledger row and its
+        budget reservation is reconciled instead of waiting for the TTL."""
+        if self._started:
+            return
+        self._started = True
+        self.exchange.status, self.exchange.error_class = 499, "client_disconnected"
+        await _close(self._upstream)
+        self.settlement = await self._gateway._finish_stream(self)
+
     async def events(self) -> AsyncIterator[StreamEvent]:
+        if self._started:
+            return
+        self._started = True
         exchange = self.exchange
         try:
             self.accumulator.add(self._first)

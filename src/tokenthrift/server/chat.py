@@ -10,10 +10,12 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from types import ModuleType
+from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from ..errors import GatewayError, StreamInterrupted
 from ..pipeline import CompletionStream, Gateway
@@ -42,8 +44,8 @@ async def handle_chat(request: Request, wire_format: WireFormat) -> Response:
         key = client_key(request.headers)
         if chat.stream:
             stream = await gateway.stream(chat, exchange=exchange, client_key=key)
-            return StreamingResponse(
-                _relay(stream, wire), media_type="text/event-stream",
+            return SettlingStreamingResponse(
+                stream, _relay(stream, wire), media_type="text/event-stream",
                 headers={**stream.headers, "cache-control": "no-cache"},
             )
         completion = await gateway.complete(chat, exchange=exchange, client_key=key)
@@ -51,6 +53,22 @@ async def handle_chat(request: Request, wire_format: WireFormat) -> Response:
         return Response(payload, media_type=JSON, headers=completion.headers)
     except GatewayError as error:
         return error_response(error, wire_format)
+
+
+class SettlingStreamingResponse(StreamingResponse):
+    """Makes sure a relayed stream is settled even if its body never started (the
+    client disconnected before the first byte, so the body generator never ran)."""
+
+    def __init__(self, stream: CompletionStream, content: AsyncIterator[bytes],
+                 **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self._completion_stream = stream
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._completion_stream.abandon()
 
 
 async def _relay(stream: CompletionStream, wire: ModuleType) -> AsyncIterator[bytes]:
