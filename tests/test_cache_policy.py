@@ -83,6 +83,7 @@ def test_directives_narrow_but_never_enable_a_layer() -> None:
 @pytest.mark.parametrize("headers", [
     {"x-tokenthrift-cache": "of"}, {"x-tokenthrift-cache-ttl": "1h"},
     {"x-tokenthrift-cache-ttl": "-5"}, {"x-tokenthrift-cache-ttl": "nan"},
+    {"x-tokenthrift-cache-ttl": "1e22"},
 ])
 def test_malformed_directives_are_a_400(headers: dict[str, str]) -> None:
     with pytest.raises(InvalidRequest) as excinfo:

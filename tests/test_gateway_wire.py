@@ -260,3 +260,15 @@ async def test_stream_abandoned_before_first_byte_still_gets_a_row(tmp_path: Pat
         assert row.input_tokens > 0
     finally:
         await gateway.aclose()
+
+
+def test_anthropic_count_tokens_matches_the_billed_prompt(gw: RunningGateway) -> None:
+    client = gw.anthropic()
+    messages = [{"role": "user", "content": "How many tokens is this question exactly?"}]
+    counted = client.messages.count_tokens(model="claude-haiku-4-5", messages=messages,
+                                           system="Be brief.")
+    message = client.messages.create(model="claude-haiku-4-5", max_tokens=20,
+                                     messages=messages, system="Be brief.",
+                                     extra_headers={"x-tokenthrift-cache": "off"})
+    assert counted.input_tokens == message.usage.input_tokens > 0
+    assert client.messages.count_tokens(model="gpt-4o", messages=messages).input_tokens > 0

@@ -276,6 +276,15 @@ class Gateway:
         settlement = await self._settle(exchange, admission)
         return response, self.accountant.headers(exchange, settlement)
 
+    async def count_tokens(self, request: ChatRequest) -> int:
+        """Prompt tokens as the serving model counts them (free, so no ledger row)."""
+        exchange = self.exchange(request, Attribution(), endpoint="count_tokens")
+
+        async def call(provider: Provider, model: str, timeout: float) -> int:
+            return await provider.count_tokens(request, model, timeout=timeout)
+
+        return await self.dispatcher.run(exchange, call)
+
     async def list_models(self) -> list[str]:
         names = [route.name for route in self.config.models if "*" not in route.name]
         for route in self.config.models:

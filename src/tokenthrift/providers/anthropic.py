@@ -9,9 +9,10 @@ from ..errors import StreamInterrupted
 from ..types import ChatRequest, ChatResponse, StreamEvent, WireFormat
 from ..wire import anthropic_messages
 from .transport import UpstreamReply
-from .wire_provider import WireProvider, sse_data
+from .wire_provider import WireProvider, _json_object, sse_data
 
 ANTHROPIC_VERSION = "2023-06-01"
+_COUNTED_FIELDS = frozenset({"model", "messages", "system", "tools", "tool_choice", "thinking"})
 
 
 class AnthropicProvider(WireProvider):
@@ -28,6 +29,15 @@ class AnthropicProvider(WireProvider):
         payload = anthropic_messages.build_upstream_request(request, model)
         payload.pop("stream_options", None)
         return payload
+
+    async def count_tokens(self, request: ChatRequest, model: str, *, timeout: float) -> int:
+        payload = self.build_request(request, model)
+        # count_tokens takes the prompt only: no sampling or output parameters.
+        counted = {k: v for k, v in payload.items() if k in _COUNTED_FIELDS}
+        reply = await self._post("/v1/messages/count_tokens", counted, timeout)
+        body = _json_object(await reply.read())
+        await reply.aclose()
+        return int(body.get("input_tokens", 0))
 
     def parse_response(self, body: dict[str, Any]) -> ChatResponse:
         return anthropic_messages.parse_upstream_response(body)

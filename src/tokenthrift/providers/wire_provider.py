@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from ..errors import StreamInterrupted, UpstreamError
+from ..tokens import count_chat
 from ..types import (
     ChatRequest,
     ChatResponse,
@@ -88,6 +89,15 @@ class WireProvider:
         payload["stream"] = True
         reply = await self._post(self.chat_path, payload, timeout)
         return self.stream_events(reply)
+
+    async def count_tokens(self, request: ChatRequest, model: str, *, timeout: float) -> int:
+        """Prompt tokens of ``request`` for ``model``; counted locally unless the protocol
+        has a counting endpoint (Anthropic)."""
+        tools_json = orjson.dumps([
+            {"name": t.name, "description": t.description, "parameters": t.parameters}
+            for t in request.tools
+        ]).decode() if request.tools else None
+        return count_chat([(m.role, m.text) for m in request.messages], model, tools_json)
 
     async def embed(
         self, request: EmbeddingRequest, model: str, *, timeout: float

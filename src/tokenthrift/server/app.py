@@ -17,6 +17,7 @@ from starlette.routing import Route
 from ..errors import GatewayError, InvalidRequest
 from ..pipeline import Gateway
 from ..types import EmbeddingRequest, WireFormat
+from ..wire import anthropic_messages
 from .admin import admin_routes
 from .attribution import attribution_for, client_key
 from .chat import anthropic_messages_endpoint, openai_chat_completions
@@ -55,6 +56,19 @@ async def models(request: Request) -> Response:
                 "data": [{"id": n, "object": "model", "created": 0, "owned_by": "tokenthrift"}
                          for n in names]}
     return Response(orjson.dumps(body), media_type=JSON)
+
+
+async def count_tokens(request: Request) -> Response:
+    """Anthropic ``POST /v1/messages/count_tokens`` for any configured model."""
+    gateway: Gateway = request.app.state.gateway
+    try:
+        body = await read_json(request, gateway.config.max_body_bytes)
+        body.setdefault("max_tokens", 1)  # not part of a count request
+        chat = anthropic_messages.parse_request(body)
+        tokens = await gateway.count_tokens(chat)
+    except GatewayError as error:
+        return error_response(error, "anthropic")
+    return Response(orjson.dumps({"input_tokens": tokens}), media_type=JSON)
 
 
 async def embeddings(request: Request) -> Response:
@@ -126,6 +140,7 @@ def create_app(gateway: Gateway) -> Starlette:
         Route("/v1/chat/completions", openai_chat_completions, methods=["POST"]),
         Route("/chat/completions", openai_chat_completions, methods=["POST"]),
         Route("/v1/messages", anthropic_messages_endpoint, methods=["POST"]),
+        Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
         Route("/v1/models", models, methods=["GET"]),
         Route("/models", models, methods=["GET"]),
         Route("/v1/embeddings", embeddings, methods=["POST"]),

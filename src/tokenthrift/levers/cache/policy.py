@@ -27,6 +27,8 @@ from .settings import CacheSettings
 
 MODE_HEADER = "x-tokenthrift-cache"
 TTL_HEADER = "x-tokenthrift-cache-ttl"
+# A year: longer is not a cache but a database, and Redis rejects absurd expiries.
+MAX_TTL_S = 365 * 24 * 3600.0
 MODES = ("off", "exact", "semantic", "refresh")
 # Finish reasons of a complete answer. None: the choice never finished; content_filter:
 # the provider withheld (part of) it, which may not happen next time.
@@ -86,9 +88,10 @@ def _ttl(value: str | None) -> float | None:
         seconds = float(value.strip())
     except ValueError:
         seconds = -1.0
-    if not seconds >= 0 or seconds == float("inf"):
-        raise InvalidRequest(f"{TTL_HEADER} must be a number of seconds >= 0, got {value!r}",
-                             param=TTL_HEADER)
+    if not 0 <= seconds <= MAX_TTL_S:
+        raise InvalidRequest(
+            f"{TTL_HEADER} must be a number of seconds from 0 to {MAX_TTL_S:.0f}, got {value!r}",
+            param=TTL_HEADER)
     return seconds
 
 
