@@ -200,3 +200,22 @@ def test_upstream_timeout_is_retried_then_504(tmp_path: Path) -> None:
             model="gpt-4o-mini", messages=[{"role": "user", "content": "second try works"}])
         row = gw.ledger_row(raw_response.headers["x-tokenthrift-request-id"])
         assert row.retries == 1 and row.status == 200
+
+
+def test_stream_stalled_before_first_event_is_retried(tmp_path: Path) -> None:
+    raw = {
+        "providers": {"emu": {"type": "emulator"}},
+        "models": [{"name": "*", "provider": "emu"}],
+        "retry": {"max_retries": 1, "backoff_s": 0.01},
+        "timeout_s": 0.3,
+    }
+    with running_gateway(config_for(tmp_path, raw)) as gw:
+        gw.emulator.add_fault(Fault(kind="timeout", model="gpt-4o-mini", count=1))
+        raw_response = gw.openai().chat.completions.with_raw_response.create(
+            model="gpt-4o-mini", stream=True,
+            messages=[{"role": "user", "content": "x [[emulator:reply=after a stall]]"}])
+        chunks = list(raw_response.parse())
+        assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == \
+            "after a stall"
+        row = gw.ledger_row(raw_response.headers["x-tokenthrift-request-id"])
+        assert row.retries == 1 and row.status == 200

@@ -6,6 +6,7 @@ calls; it knows nothing about HTTP or wire formats.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
@@ -200,11 +201,16 @@ class Gateway:
                        ) -> tuple[StreamEvent, AsyncIterator[StreamEvent]]:
             events = await provider.open_stream(request, model, timeout=timeout)
             try:
-                # Wait for the first event here, so a stream that dies before sending
-                # anything is retried or falls back while the client has seen nothing.
-                return await anext(events), events
+                # Wait for the first event here, so a stream that dies (or stalls) before
+                # sending anything is retried or falls back while the client has seen
+                # nothing. The timeout covers transports without a socket read timeout.
+                return await asyncio.wait_for(anext(events), timeout), events
             except StopAsyncIteration:
                 raise StreamInterrupted("upstream stream was empty") from None
+            except TimeoutError:
+                await _close(events)
+                raise UpstreamError(f"upstream sent nothing for {timeout:g}s", status=504,
+                                    kind="upstream_timeout") from None
 
         try:
             hit = await self.cache.lookup(exchange) if self.cache else None
