@@ -24,11 +24,20 @@ VETOED = [
     ("negation", "How can I increase my metabolism?", "How can I decrease my metabolism?"),
     ("negation", "How do I gain weight fast?", "How do I lose weight fast?"),
     ("negation", "What should I buy now?", "What should I sell now?"),
+    ("negation", "Is coffee good for you?", "Is coffee bad for you?"),
+    ("negation", "What is the best gift you have given?", "What is the best gift you have received?"),
     # direction
     ("direction", "Cheapest flight from Paris to Rome", "Cheapest flight from Rome to Paris"),
     ("direction", "Convert Celsius to Fahrenheit", "Convert Fahrenheit to Celsius"),
     ("direction", "Drive from New York to Boston", "Drive from Boston to New York"),
     ("direction", "Is Rust faster than Go?", "Is Go faster than Rust?"),
+    # comparatives past a degree word or a linking verb
+    ("direction", "Is Python more popular than Java?", "Is Java more popular than Python?"),
+    ("direction", "Why Canada is bigger than Mexico?", "Why is Mexico much bigger than Canada?"),
+    # two names in swapped roles around a verb or a directed word
+    ("direction", "What does Alice think of Bob?", "What does Bob think of Alice?"),
+    ("direction", "How can Brazil win its next match against Germany?",
+     "How can Germany win its next match against Brazil?"),
     # programming and natural languages
     ("languages", "How do I reverse a string in Python?", "How do I reverse a string in Java?"),
     ("languages", "Translate 'good morning' into French", "Translate 'good morning' into Spanish"),
@@ -37,6 +46,11 @@ VETOED = [
     # named entities
     ("entities", "What is the population of Canada?", "What is the population of Mexico?"),
     ("entities", "Who founded Microsoft?", "Who founded Apple?"),
+    # what the question asks for: a reason, a method, a place, a time, a person
+    ("question", "Why does ice float on water?", "How does ice float on water?"),
+    ("question", "Where can I watch the final?", "When can I watch the final?"),
+    ("question", "Who invented the telephone?", "When was the telephone invented?"),
+    ("question", "How come the sky is blue?", "Where is the sky blue?"),
     # attached documents
     ("documents", "Summarize this:\n```\nThe cat sat on the mat.\n```",
      "Summarize this:\n```\nThe dog slept in the sun.\n```"),
@@ -58,6 +72,16 @@ PASSED = [
     ("Summarize this:\n```\nThe cat sat.\n```", "Please summarise this:\n```\nThe  cat sat.\n```"),
     ("Which one is better, tea or coffee?", "Which is better: tea or coffee?"),
     ("How do I sort a list in Python?", "Sorting a Python list: how?"),
+    # question kinds: "what…", yes/no and "how much/fast…" questions name no kind
+    ("How come my phone won't charge?", "Why won't my phone charge?"),
+    ("What is the best way to learn to swim?", "How can I learn to swim?"),
+    ("How fast can I learn to swim?", "How can I learn to swim fast?"),
+    ("Why and how do cats purr?", "How do cats purr?"),
+    ("Is it safe to eat raw eggs?", "Why is it safe to eat raw eggs?"),
+    # names reordered around prepositions or a symmetric relation keep their meaning
+    ("Which is the best college in India for an MBA?", "Which is the best college for an MBA in India?"),
+    ("How is India's relationship with Bangladesh?", "How is Bangladesh's relationship with India?"),
+    ("What is the difference between Git and Mercurial?", "How is Mercurial different from Git?"),
 ]
 
 

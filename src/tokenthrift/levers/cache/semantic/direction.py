@@ -9,7 +9,7 @@ import re
 from collections import Counter
 
 from . import lexicon
-from .names import SENTENCE_END
+from .names import SENTENCE_END, name_parts
 
 Direction = tuple[frozenset[str], frozenset[str]]
 _DIRECTION_WORDS = frozenset({"to", "into", "->", "→", "than"})
@@ -17,8 +17,22 @@ _SPAN_STOP = lexicon.words(
     "and or in on at by for with via using the a an my your our of is are was were do does "
     "did can could should would will how what why when where which who it this that"
 )
+# Between the thing compared and its comparative: "X is (much) more/far polite than Y".
+_COMPARATIVE_GAP = lexicon.words(
+    "is are was were be been being am seems seem looks look feels feel gets get considered "
+    "much more less far way even still a lot really any so"
+)
 # Between two words whose order does not matter: "men and women" = "women and men".
 _SYMMETRIC_GAP = lexicon.words("and or vs vs. versus & / , - the a an")
+# Between two names, words that leave their order free: modifiers reordered ("best
+# college for MBA in India" = "…in India for MBA") and symmetric relations ("India's
+# relationship with Bangladesh"). A verb or a directed word (to, from, than, against)
+# between them gives each name a role: "What does X think of Y?" ≠ "What does Y think of X?".
+_NAME_GAP = _SYMMETRIC_GAP | lexicon.words(
+    "in on at for of by with about within near over under 's ' is are was were be "
+    "between relationship relationships relation relations difference differences compare "
+    "compared comparison similar similarity similarities same like"
+)
 
 
 def directions(raw: list[str], lower: list[str]) -> tuple[Direction, ...]:
@@ -86,7 +100,12 @@ def _neighbour(raw: list[str], lower: list[str], i: int, step: int) -> frozenset
     if not 0 <= j < len(lower) or not lower[j][0].isalnum() or lower[j] in _SPAN_STOP:
         return frozenset()
     if lower[i] == "than" and step < 0:
-        j -= 1  # "Python faster than Java": the thing compared sits before the adjective
+        j -= 1  # "Python faster than Java": the thing compared sits before the adjective,
+        # past a degree word or a linking verb ("Java is much more verbose than Python").
+        while 0 <= j < len(lower) and lower[j] in _COMPARATIVE_GAP:
+            j -= 1
+        if 0 <= j < len(lower) and lower[j] in ("the", "a", "an"):
+            j -= 1
         if not 0 <= j < len(lower) or lower[j] in _SPAN_STOP:
             return frozenset()
     span = set(_span([lower[j]]))
@@ -111,6 +130,41 @@ def role_words(lower: list[str]) -> tuple[tuple[str, int], ...]:
     found = [(lexicon.ROLE_NOUNS[t], i) for i, t in enumerate(lower) if t in lexicon.ROLE_NOUNS]
     counts = Counter(word for word, _ in found)
     return tuple((word, i) for word, i in found if counts[word] == 1)
+
+
+def name_words(raw: list[str]) -> tuple[tuple[str, int], ...]:
+    """Capitalised names mid-sentence ("Kobe", "Bryant") with their position, for those
+    that occur once; none in Title Case text, where capitals say nothing."""
+    alpha = [t for t in raw if t[0].isalpha()]
+    if len(alpha) >= 4 and sum(t[0].isupper() for t in alpha) > 0.6 * len(alpha):
+        return ()
+    found = [
+        (name, i) for i, token in enumerate(raw)
+        if token[0].isalpha() and _name_word(raw, i) for name in name_parts(token)
+    ]
+    counts = Counter(name for name, _ in found)
+    return tuple((name, i) for name, i in found if counts[name] == 1)
+
+
+def names_swapped(a_names: tuple[tuple[str, int], ...], a_tokens: tuple[str, ...],
+                  b_names: tuple[tuple[str, int], ...], b_tokens: tuple[str, ...]) -> bool:
+    """Two names in both texts, in opposite orders, with a verb or directed word between
+    them in both ("France … against Ecuador" / "Ecuador … against France")."""
+    a_at, b_at = dict(a_names), dict(b_names)
+    common = sorted(set(a_at) & set(b_at))
+    for n, x in enumerate(common):
+        for y in common[n + 1 :]:
+            if (a_at[x] < a_at[y]) == (b_at[x] < b_at[y]):
+                continue
+            if not (_free_order(a_tokens, a_at[x], a_at[y], set(common))
+                    or _free_order(b_tokens, b_at[x], b_at[y], set(common))):
+                return True
+    return False
+
+
+def _free_order(tokens: tuple[str, ...], i: int, j: int, names: set[str]) -> bool:
+    gap = tokens[min(i, j) + 1 : max(i, j)]
+    return all(t in _NAME_GAP or t in names or not t[0].isalnum() for t in gap)
 
 
 def roles_swapped(a_roles: tuple[tuple[str, int], ...], a_tokens: tuple[str, ...],

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from . import lexicon, names
-from .direction import roles_swapped
+from .direction import names_swapped, roles_swapped
 from .textfeatures import TextFeatures, features
 
 Guard = Callable[[TextFeatures, TextFeatures], bool]
@@ -46,13 +46,16 @@ def negation_differs(a: TextFeatures, b: TextFeatures) -> bool:
 
 def direction_swapped(a: TextFeatures, b: TextFeatures) -> bool:
     """"X to Y" in one text, "Y to X" in the other (travel, conversion, translation…), or
-    two parties in swapped roles ("men prefer women" / "women prefer men")."""
+    two parties in swapped roles ("men prefer women" / "women prefer men", "What does X
+    think of Y?" / "What does Y think of X?")."""
     for src_a, dst_a in a.directions:
         for src_b, dst_b in b.directions:
             # A word that is a source on one side and a destination on the other, both ways.
             if (src_a & dst_b) - src_b and (dst_a & src_b) - dst_b:
                 return True
-    return roles_swapped(a.roles, a.tokens, b.roles, b.tokens)
+    return roles_swapped(a.roles, a.tokens, b.roles, b.tokens) or names_swapped(
+        a.names, a.tokens, b.names, b.tokens
+    )
 
 
 def entities_differ(a: TextFeatures, b: TextFeatures) -> bool:
@@ -70,6 +73,14 @@ def languages_differ(a: TextFeatures, b: TextFeatures) -> bool:
     return a.languages != b.languages
 
 
+def question_kind_differs(a: TextFeatures, b: TextFeatures) -> bool:
+    # "Why does X happen?" wants a reason, "How does X happen?" a mechanism, "Where…" a
+    # place: different answers. Only when both questions name a kind and share none; a
+    # "what…" or yes/no question names none, so "what is the best way to…" still matches
+    # "how do I…".
+    return bool(a.asks) and bool(b.asks) and not a.asks & b.asks
+
+
 def documents_differ(a: TextFeatures, b: TextFeatures) -> bool:
     # The same instruction on a different attached document (or a different tail past what
     # the embedder reads) must not share an answer.
@@ -83,9 +94,10 @@ GUARDS: dict[str, Guard] = {
     "languages": languages_differ,
     "entities": entities_differ,
     "documents": documents_differ,
+    "question": question_kind_differs,
 }
 DEFAULT_GUARDS: tuple[str, ...] = (
-    "numbers", "negation", "direction", "languages", "entities", "documents",
+    "numbers", "negation", "direction", "languages", "entities", "documents", "question",
 )
 
 

@@ -41,6 +41,7 @@ log_on log_off | sign_in sign_out | opt_in opt_out | check_in check_out | scale_
 turn_up turn_down | speed_up slow_down | upgrade downgrade | overestimate underestimate
 overweight underweight | minimize maximize | minimise maximise | cheap expensive
 hot cold | warm cool | wet dry | light heavy | long short | strong weak
+good bad | right wrong | give receive | similar different | pros cons
 """.strip()
 OPPOSITE_PAIRS: tuple[tuple[str, str], ...] = tuple(
     (left, right)
@@ -57,7 +58,7 @@ _IRREGULAR = {
     "lose": "lost losing loses", "win": "won winning wins", "buy": "bought buying buys",
     "sell": "sold selling sells", "hide": "hid hidden hiding hides", "show": "shown showed",
     "send": "sent sending sends", "fail": "failed failing fails", "split": "splitting splits",
-    "hate": "hated hating hates", "men": "man", "women": "woman", "fire": "fired firing",
+    "hate": "hated hating hates", "give": "gave given giving gives", "men": "man", "women": "woman", "fire": "fired firing",
 }
 
 
@@ -89,6 +90,24 @@ def _lemma_table() -> dict[str, str]:
 
 def pair_bases() -> set[str]:
     return {w for pair in OPPOSITE_PAIRS for w in pair if "_" not in w}
+
+
+# What a question asks for, read from the word that opens it (or a clause of it): a
+# reason, a method, a place, a time or a person. "Why does X happen" and "how does X
+# happen" want different answers, as do "where"/"when"/"who". "What"/"which" can ask for
+# any of these ("what is the best way to…" = "how do I…"), and a yes/no question or
+# "how much/often/important…" (a degree) names no kind, so neither is compared.
+QUESTION_KINDS = {
+    "why": "reason", "how": "method", "where": "place", "when": "time",
+    "who": "person", "whom": "person", "whose": "person",
+}
+# "how" asks for a method only when a verb follows it: "how do/can/should/is…", "how to".
+METHOD_VERBS = words(
+    "do does did can could should would will shall may might must is are was were am "
+    "has have had to"
+)
+# Words a question may open with before its question word: "So why…", "And how…".
+CLAUSE_OPENERS = words("so and but then also")
 
 
 # People named by their role: who does what to whom matters ("a student roasted by a

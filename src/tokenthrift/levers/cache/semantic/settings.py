@@ -10,7 +10,7 @@ cache:
     max_entries: 100000        # across all partitions; least recently used goes first
     embedder: onnx-minilm      # | sentence-transformers:<path-or-name>
                                # | openai:<model>@<base_url>  (+ embedder_api_key)
-    guards: [numbers, negation, direction, entities, languages, documents]
+    guards: [numbers, negation, direction, entities, languages, documents, question]
 ```
 
 A ``target_precision`` is turned into a threshold through the calibration table shipped

@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 from . import lexicon
-from .direction import Direction, directions, role_words
+from .direction import Direction, directions, name_words, role_words
 from .names import entities, languages, word_forms
 
 # Words keep inner apostrophes/dots/pluses/hashes so "don't", "node.js", "c++", "c#" survive.
@@ -44,10 +44,12 @@ class TextFeatures:
     numbers: tuple[str, ...]  # sorted, distinct
     codes: frozenset[str]  # model numbers and versions: "m604dn", "i7", "ps4"
     directions: tuple[Direction, ...]  # (source words, destination words)
-    roles: tuple[tuple[str, int], ...]  # parties (names, role nouns) and their position
+    roles: tuple[tuple[str, int], ...]  # parties (role nouns) and their position
+    names: tuple[tuple[str, int], ...]  # capitalised names and their position
     entities: frozenset[str]
     languages: frozenset[str]
     documents: tuple[str, ...]  # sorted hashes of attached documents
+    asks: frozenset[str]  # what its questions ask for: "reason", "method", "place"…
 
 
 def tokenize(text: str) -> list[str]:
@@ -69,9 +71,11 @@ def features(text: str) -> TextFeatures:
         codes=frozenset(t for t in lower if _CODE.match(t) and not _MEASURE.match(t)),
         directions=directions(raw, lower),
         roles=role_words(lower),
+        names=name_words(raw),
         entities=names,
         languages=languages(raw, lower),
         documents=documents,
+        asks=_asks(lower),
     )
 
 
@@ -114,6 +118,33 @@ def _negation_count(lower: list[str]) -> int:
             continue
         count += 1
     return count
+
+
+def _asks(lower: list[str]) -> frozenset[str]:
+    """The kinds of answer the question words opening each clause ask for ("why" → a
+    reason, "how do…" → a method); "Why and how…" asks for both."""
+    kinds: set[str] = set()
+    opening = True
+    for i, token in enumerate(lower):
+        if opening and token[0].isalnum() and token not in lexicon.CLAUSE_OPENERS:
+            opening = False
+            j = i
+            while j < len(lower) and lower[j] in lexicon.QUESTION_KINDS:
+                after = lower[j + 1] if j + 1 < len(lower) else ""
+                if lower[j] != "how":
+                    kinds.add(lexicon.QUESTION_KINDS[lower[j]])
+                elif after == "come":  # "how come…" = "why…"
+                    kinds.add("reason")
+                elif after in lexicon.METHOD_VERBS or after in ("and", "or"):
+                    kinds.add("method")
+                # "why and how…", "where or when…": every question word of the run counts
+                if after in ("and", "or") and j + 2 < len(lower) and lower[j + 2] in lexicon.QUESTION_KINDS:
+                    j += 2
+                else:
+                    break
+        if token in (".", "?", "!", ",", ":", ";"):
+            opening = True
+    return frozenset(kinds)
 
 
 def _lemmas(lower: list[str]) -> frozenset[str]:
