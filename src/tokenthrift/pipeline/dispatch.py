@@ -31,6 +31,23 @@ class Candidate:
     provider_name: str
 
 
+def route_candidates(config: GatewayConfig, model: str) -> list[Candidate]:
+    """The primary upstream model for ``model`` followed by its configured fallbacks."""
+    route = config.route_for(model)
+    if route is None:
+        raise GatewayError(
+            "not_found", f"The model `{model}` does not exist on this gateway.",
+            param="model", code="model_not_found",
+        )
+    chain = [Candidate(route, route.upstream_model or model, route.provider)]
+    for name in route.fallbacks:
+        fallback = config.route_for(name)
+        if fallback is None:
+            continue  # validated at start-up; a dangling name is skipped, not fatal
+        chain.append(Candidate(fallback, fallback.upstream_model or name, fallback.provider))
+    return chain
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -45,23 +62,14 @@ class Dispatcher:
         self._rng = random.Random()
 
     def candidates(self, model: str) -> list[Candidate]:
-        route = self.config.route_for(model)
-        if route is None:
-            raise GatewayError(
-                "not_found", f"The model `{model}` does not exist on this gateway.",
-                param="model", code="model_not_found",
-            )
-        chain = [Candidate(route, route.upstream_model or model, route.provider)]
-        for name in route.fallbacks:
-            fallback = self.config.route_for(name)
-            if fallback is None:
-                continue  # validated at start-up; a dangling name is skipped, not fatal
-            chain.append(Candidate(fallback, fallback.upstream_model or name, fallback.provider))
-        return chain
+        return route_candidates(self.config, model)
 
     async def run(self, exchange: Exchange, call: UpstreamCall[T]) -> T:
         last_error: UpstreamError | None = None
-        for position, candidate in enumerate(self.candidates(exchange.requested_model)):
+        chain = self.candidates(exchange.requested_model)
+        # The baseline is priced on what was asked for: the route's primary model.
+        exchange.baseline_model = chain[0].upstream_model
+        for position, candidate in enumerate(chain):
             provider = self.providers.get(candidate.provider_name, candidate.upstream_model)
             timeout = candidate.route.timeout_s or self.config.timeout_s
             exchange.serve_with(candidate.upstream_model, candidate.provider_name, provider.protocol,

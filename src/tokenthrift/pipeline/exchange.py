@@ -34,6 +34,8 @@ class Exchange:
     ts: float = field(default_factory=time.time)
     request_id: str = field(default_factory=new_request_id)
     served_model: str | None = None
+    # Upstream model of the route as asked (set when the route is resolved).
+    baseline_model: str | None = None
     provider: str | None = None
     provider_protocol: WireFormat | None = None
     fallback_used: bool = False

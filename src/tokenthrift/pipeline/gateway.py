@@ -324,10 +324,11 @@ class Gateway:
         await self._settle(exchange, admission)
 
     async def _settle(self, exchange: Exchange, admission: Admission | None) -> Settlement:
-        baseline_model = None
-        with contextlib.suppress(GatewayError):
-            baseline_model = self.dispatcher.candidates(exchange.requested_model)[0].upstream_model
-        settlement = self.accountant.settle(exchange, baseline_model)
+        if exchange.baseline_model is None:  # never dispatched: a cache hit, or refused early
+            with contextlib.suppress(GatewayError):
+                exchange.baseline_model = self.dispatcher.candidates(
+                    exchange.requested_model)[0].upstream_model
+        settlement = self.accountant.settle(exchange, exchange.baseline_model)
         # The ledger row first: a cancellation while governance settles must not lose it.
         self.writer.submit(self.accountant.record(exchange, settlement))
         if self.governance is not None:

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from ..accounting.cost import to_header
 from ..errors import GatewayError, StreamInterrupted
 from ..pipeline import CompletionStream, Gateway
 from ..types import WireFormat
@@ -86,8 +87,6 @@ async def _relay(stream: CompletionStream, wire: ModuleType) -> AsyncIterator[by
     tail = renderer.done()
     settlement = stream.settlement
     if settlement is not None:
-        from ..accounting.cost import to_header
-
         yield (f": x-tokenthrift-cost-usd={to_header(settlement.actual_usd)}"
                f" baseline={to_header(settlement.baseline_usd)}"
                f" saved={to_header(settlement.saved_usd)}\n\n").encode()

@@ -25,14 +25,13 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from ...accounting.genai_source import find_model
 from ...accounting.price import ModelPrice
 from ...config import GatewayConfig
-from ...pipeline.dispatch import Dispatcher
+from ...pipeline.dispatch import route_candidates
 from ...pipeline.settlement import Accountant
-from ...providers.registry import ProviderSet
 from ...tokens import count_chat
 from ...types import ChatRequest, ImagePart
 from .budgets import to_nano
@@ -53,8 +52,7 @@ class WorstCase:
 class CostEstimator:
     def __init__(self, config: GatewayConfig, accountant: Accountant,
                  settings: GovernanceSettings) -> None:
-        # Dispatcher.candidates reads only the config; the provider set is never touched.
-        self._dispatcher = Dispatcher(config, cast(ProviderSet, None))
+        self._config = config
         self._accountant = accountant
         self._cap = settings.reserve_cap_usd
         self._image_tokens = settings.image_tokens
@@ -74,7 +72,7 @@ class CostEstimator:
         out = _output_tokens(request)
         worst = Decimal(0)
         tokens = 0
-        for candidate in self._dispatcher.candidates(exchange.requested_model):
+        for candidate in route_candidates(self._config, exchange.requested_model):
             model = candidate.upstream_model
             hint = self._accountant.provider_hint(model, None, candidate.provider_name)
             prompt = self._input_tokens(request, model)
