@@ -1,56 +1,113 @@
-"""What the pipeline expects of the levers that sit in front of the upstream call.
+"""The one interface every cost lever implements.
 
-Each lever lives in its own package under ``levers/`` and is built from its own config
-section by a ``build(...)`` function; the pipeline only knows these protocols. A lever
-decides from the request (``Exchange``) and its own state, never another lever's.
+A lever is a class deriving from ``Lever`` that overrides only the hooks it needs; the
+defaults do nothing. The composition root (``tokenthrift.assembly``) builds the levers
+from config, in the order of ``levers.registry.REGISTRY``, and hands them to ``Gateway``;
+the pipeline calls the hooks in that order and knows no lever by name.
+
+Hook order for one request (``docs/architecture.md``):
+
+1. ``admit``      every lever, in order: authenticate, rate-limit, reserve budget; raise
+                  ``GatewayError`` to refuse.
+2. ``answer``     in order until one returns a response (a cache hit); later levers'
+                  ``rewrite``/``shape`` are then skipped.
+3. ``rewrite``    every lever, in order: may replace ``exchange.request`` (compression)
+                  and ``exchange.candidates`` (routing). Dispatch reads both.
+4. ``shape``      for each upstream attempt, every lever, in order: edit the upstream JSON
+                  body for its protocol (provider prompt-caching hints).
+5. ``observe``    every lever, after the result is known (``response`` is None when the
+                  request failed): store in cache, learn reuse intervals.
+6. ``unwind``     in *reverse* order, during settlement: given what the request cost with
+                  this lever (``after``), return what it would have cost without it. The
+                  difference is the lever's saving, so the savings telescope: their sum is
+                  exactly ``baseline - actual - non-lever differences``.
+7. ``settle``     every lever, with the finished ``Settlement`` (budget reconciliation).
+8. ``admin_routes`` once at start-up; ``aclose`` at shutdown.
+
+A lever keeps per-request state in ``exchange.notes[self.name]`` (facts for the ledger
+row go in ``exchange.ledger_notes``), reads its own config
+section and the per-request ``exchange.directives``, and never touches another lever.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..types import ChatResponse, Usage
+from ..types import ChatResponse, Usage, WireFormat
 
 if TYPE_CHECKING:
-    from ..pipeline.exchange import Exchange
+    from starlette.routing import BaseRoute
+
+    from ..accounting.settlement import Settlement
+    from ..exchange import Exchange
 
 
-@dataclass(slots=True)
-class CacheHit:
-    kind: Literal["exact", "semantic"]
-    response: ChatResponse
-    # Usage of the upstream call that produced the stored answer: the baseline of a hit
-    # is what the request would have cost as asked, i.e. that call again.
-    usage_as_generated: Usage
-    similarity: float | None = None
-    # What the lookup itself cost (e.g. an API embedder); charged against the saving.
-    lookup_cost_usd: Decimal = Decimal(0)
+@dataclass(frozen=True, slots=True)
+class Billable:
+    """Something the accountant can price: usage on a model, sync or batch, plus the
+    gateway's own spend for the request (e.g. embedding calls)."""
+
+    model: str | None
+    usage: Usage
+    batch: bool = False
+    protocol: WireFormat | None = None
+    provider: str | None = None
+    gateway_usd: Decimal = Decimal(0)
 
 
-class ResponseCache(Protocol):
-    async def lookup(self, exchange: Exchange) -> CacheHit | None: ...
+@dataclass(frozen=True, slots=True)
+class Unwound:
+    """What the request would have been without a lever (``before``), and why it differs.
 
-    async def store(self, exchange: Exchange, response: ChatResponse) -> None: ...
+    ``lever`` is the savings column the difference is credited to (one lever may report
+    under several names, e.g. ``exact_cache``/``semantic_cache``)."""
 
-    async def aclose(self) -> None: ...
+    lever: str
+    before: Billable
+    reason: str = ""
 
 
-class Admission(Protocol):
-    """A request let through by governance, holding its budget reservation."""
+class Lever:
+    """Base class: every hook is optional."""
+
+    # The lever's name: its config section and its key in ``exchange.notes``.
+    name: ClassVar[str] = "lever"
+
+    async def admit(self, exchange: Exchange) -> None:
+        """Let the request through, or raise ``GatewayError`` (401/403/429…)."""
+
+    async def answer(self, exchange: Exchange) -> ChatResponse | None:
+        """Answer without calling upstream (a cache hit), or None."""
+        return None
+
+    async def rewrite(self, exchange: Exchange) -> None:
+        """Change ``exchange.request`` and/or ``exchange.candidates`` before dispatch."""
+
+    def shape(self, exchange: Exchange, protocol: WireFormat, body: dict[str, Any]) -> None:
+        """Edit the upstream JSON body (already in ``protocol``'s wire format)."""
+
+    async def observe(self, exchange: Exchange, response: ChatResponse | None) -> None:
+        """See the result (None on failure); may add gateway costs to the exchange."""
+
+    def unwind(self, exchange: Exchange, after: Billable) -> Unwound | None:
+        """What the request would have cost without this lever; None if it did nothing."""
+        return None
+
+    async def settle(self, exchange: Exchange, settlement: Settlement) -> None:
+        """After accounting: reconcile reservations, update counters."""
+
+    def admin_routes(self) -> list[BaseRoute]:
+        return []
+
+    async def aclose(self) -> None:
+        """Release resources; called once at shutdown."""
 
 
-class Governance(Protocol):
-    async def admit(self, exchange: Exchange, client_key: str | None) -> Admission | None:
-        """Authenticate, apply rate limits and reserve worst-case cost on every budget
-        that applies; raise ``GatewayError`` (401/403/429) to refuse."""
-        ...
+def overrides(lever: Lever, hook: str) -> bool:
+    """True if ``lever`` implements ``hook`` (the pipeline skips default no-ops)."""
+    return getattr(type(lever), hook) is not getattr(Lever, hook)
 
-    async def settle(
-        self, admission: Admission | None, actual_usd: Decimal | None, usage: Usage | None
-    ) -> None:
-        """Reconcile the reservation to the actual cost, or release it (usage None)."""
-        ...
 
-    async def aclose(self) -> None: ...
+__all__ = ["Billable", "Lever", "Unwound", "overrides"]

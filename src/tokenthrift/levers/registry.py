@@ -1,0 +1,49 @@
+"""The levers this version has, in the order a request meets them.
+
+Adding a lever is one package under ``levers/`` plus one line here. The composition root
+(``tokenthrift.assembly``) builds each registered lever from its config section; the
+config loader accepts exactly these sections (and ``PLANNED`` ones are refused with a
+clear message until their lever exists).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .base import Lever
+    from .context import LeverContext
+
+
+@dataclass(frozen=True, slots=True)
+class LeverSpec:
+    section: str  # config section (and lever name)
+    factory: str  # "module:function" building the lever, or None when disabled
+
+    def build(self, context: LeverContext) -> Lever | None:
+        module, _, function = self.factory.partition(":")
+        build: Callable[[LeverContext], Lever | None] = getattr(import_module(module), function)
+        return build(context)
+
+
+# Order matters: governance refuses before anything costs money; the cache answers
+# before the request is rewritten for upstream.
+REGISTRY: tuple[LeverSpec, ...] = (
+    LeverSpec("governance", "tokenthrift.levers.governance:build"),
+    LeverSpec("cache", "tokenthrift.levers.cache:build"),
+)
+
+# Config sections of levers on the roadmap but not in this version.
+PLANNED: dict[str, str] = {
+    "routing": "model right-sizing",
+    "compression": "prompt compression",
+    "prompt_caching": "automatic provider prompt caching",
+    "batch": "Batch API and deferred requests",
+}
+
+
+def sections() -> tuple[str, ...]:
+    return tuple(spec.section for spec in REGISTRY)
