@@ -25,6 +25,12 @@ pricing:                      # overrides of the price catalog (see accounting.c
 
 With no file at all the embedded default applies: every model name is served by the
 built-in emulator and the ledger is SQLite under ``./.tokenthrift/``.
+
+The file is read strictly: an unknown section or key, or a value of the wrong type, is a
+``ConfigError`` naming the key path and what is allowed there. A section of a lever on
+the roadmap but not in this version (``levers.registry.PLANNED``) is refused by name.
+Lever sections are checked by each lever's own settings parser, when the gateway is built
+or by ``tokenthrift config check``.
 """
 
 from __future__ import annotations
@@ -32,22 +38,41 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
+from .config_section import (
+    ConfigError,
+    Section,
+    boolean,
+    check_keys,
+    expected,
+    integer,
+    mapping,
+    number,
+    text,
+    text_list,
+    unknown_key,
+)
+from .levers.registry import PLANNED
+from .levers.registry import sections as lever_sections
+
 ProviderType = Literal["openai", "anthropic", "emulator"]
 PROVIDER_TYPES = ("openai", "anthropic", "emulator")
 DEFAULT_DATA_DIR = ".tokenthrift"
-# Top-level config sections owned by a lever (each lever validates its own section).
-LEVER_SECTIONS = ("cache", "governance", "routing", "compression", "prompt_caching", "batch")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# Top-level keys besides the lever sections (``levers.registry.sections()``).
+_CORE_KEYS = ("providers", "models", "retry", "storage", "pricing", "timeout_s",
+              "connect_timeout_s", "max_body_bytes", "data_dir", "master_key")
+_PROVIDER_KEYS = ("type", "base_url", "api_key", "headers", "emulator")
+_LEDGER_SCHEMES = ("sqlite", "postgres", "postgresql")
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
-
-class ConfigError(ValueError):
-    """The configuration file is invalid; the message says where."""
+__all__ = ["ConfigError", "GatewayConfig", "ModelRoute", "ProviderConfig", "RetryConfig",
+           "StorageConfig", "load_config", "parse_config", "resolve_env"]
 
 
 @dataclass(slots=True)
@@ -175,6 +200,8 @@ def load_config(path: str | Path | None) -> GatewayConfig:
         raw = yaml.safe_load(Path(path).read_text()) or {}
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a directory") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
@@ -183,81 +210,179 @@ def load_config(path: str | Path | None) -> GatewayConfig:
 
 
 def parse_config(raw: dict[str, Any]) -> GatewayConfig:
-    providers = _parse_providers(raw.get("providers") or {"emulator": {"type": "emulator"}})
-    models = _parse_models(raw.get("models") or [{"name": "*", "provider": next(iter(providers))}])
-    for route in models:
+    """Validate the whole file except the lever sections, which each lever parses itself
+    (``tokenthrift config check`` runs those parsers too)."""
+    top = mapping(raw, "config file")
+    _check_sections(top)
+    section = Section(top, "", (*_CORE_KEYS, *lever_sections()))
+    providers = _parse_providers(top.get("providers") or {"emulator": {"type": "emulator"}})
+    models = _parse_models(top.get("models") or [{"name": "*", "provider": next(iter(providers))}])
+    for i, route in enumerate(models):
         if route.provider not in providers:
-            raise ConfigError(f"model {route.name!r} uses unknown provider {route.provider!r}")
-    storage_raw = raw.get("storage") or {}
-    data_dir = str(raw.get("data_dir", DEFAULT_DATA_DIR))
-    storage = StorageConfig(
-        ledger=str(resolve_env(storage_raw.get("ledger", f"sqlite:///{data_dir}/ledger.db"))),
-        prompts=storage_raw.get("prompts", "hash"),
-        ledger_flush_interval_s=float(storage_raw.get("ledger_flush_interval_s", 0.05)),
-        redis=resolve_env(storage_raw.get("redis")),
-        ledger_schema=storage_raw.get("ledger_schema"),
-    )
-    if storage.prompts not in ("off", "hash", "full"):
-        raise ConfigError("storage.prompts must be one of off|hash|full")
-    retry_raw = raw.get("retry") or {}
-    try:
-        retry = RetryConfig(**retry_raw)
-    except TypeError as exc:
-        raise ConfigError(f"retry: {exc}") from None
-    pricing = raw.get("pricing") or {}
-    if not isinstance(pricing, dict):
-        raise ConfigError("pricing must be a mapping of model name to prices")
+            raise ConfigError(f"models[{i}].provider: unknown provider {route.provider!r}; "
+                              f"configured: {', '.join(providers)}")
+    data_dir = section.text("data_dir", DEFAULT_DATA_DIR)
     return GatewayConfig(
         providers=providers,
         models=models,
-        retry=retry,
-        storage=storage,
-        pricing=pricing,
-        timeout_s=float(raw.get("timeout_s", 600.0)),
-        connect_timeout_s=float(raw.get("connect_timeout_s", 10.0)),
-        max_body_bytes=int(raw.get("max_body_bytes", 32 * 1024 * 1024)),
+        retry=_parse_retry(top.get("retry")),
+        storage=_parse_storage(top.get("storage"), data_dir),
+        pricing=_parse_pricing(top.get("pricing")),
+        timeout_s=section.seconds("timeout_s", 600.0, positive=True),
+        connect_timeout_s=section.seconds("connect_timeout_s", 10.0, positive=True),
+        max_body_bytes=section.integer("max_body_bytes", 32 * 1024 * 1024, positive=True),
         data_dir=data_dir,
-        master_key=resolve_env(raw.get("master_key")),
-        levers={name: dict(raw.get(name) or {}) for name in LEVER_SECTIONS if raw.get(name)},
+        master_key=_env_text(section, "master_key"),
+        levers=_lever_sections(top),
     )
 
 
+def _check_sections(top: dict[str, Any]) -> None:
+    """A planned lever's section is refused by name; any other unknown one with the list."""
+    for name in top:
+        if name in PLANNED and name not in lever_sections():
+            raise ConfigError(f"{name}: the {PLANNED[name]} lever is not available in this "
+                              f"version (levers: {', '.join(lever_sections())})")
+        if name not in _CORE_KEYS and name not in lever_sections():
+            raise unknown_key("", name, (*_CORE_KEYS, *lever_sections()), what="section")
+
+
+def _lever_sections(top: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each lever's raw mapping, for the lever's own parser (``cache: false`` is refused
+    here rather than read as "no settings", which would leave the cache on)."""
+    levers = {name: mapping(top[name], name) for name in lever_sections() if name in top}
+    return {name: settings for name, settings in levers.items() if settings}
+
+
+def _env_text(section: Section, key: str, default: str | None = None) -> str | None:
+    value = section.optional_text(key)
+    return default if value is None else str(resolve_env(value))
+
+
+def _parse_storage(raw: Any, data_dir: str) -> StorageConfig:
+    section = Section(raw, "storage", StorageConfig.__slots__)
+    ledger = _env_text(section, "ledger") or f"sqlite:///{data_dir}/ledger.db"
+    scheme = ledger.split("://", 1)[0] if "://" in ledger else ""
+    if scheme not in ("", *_LEDGER_SCHEMES):  # never echo the URL: it may hold a password
+        raise ConfigError(f"storage.ledger: expected postgresql://…, sqlite:///path or a file "
+                          f"path, got a {scheme}:// URL")
+    redis = _env_text(section, "redis") or None
+    if redis is not None and not redis.startswith(_REDIS_SCHEMES):
+        raise ConfigError(f"storage.redis: expected a redis://, rediss:// or unix:// URL, "
+                          f"got {redis.split('://', 1)[0]!r}")
+    return StorageConfig(
+        ledger=ledger,
+        prompts=section.choice("prompts", "hash", ("off", "hash", "full")),  # type: ignore[arg-type]
+        ledger_flush_interval_s=section.seconds("ledger_flush_interval_s", 0.05, positive=True),
+        redis=redis,
+        ledger_schema=section.optional_text("ledger_schema"),
+    )
+
+
+def _parse_retry(raw: Any) -> RetryConfig:
+    section = Section(raw, "retry", RetryConfig.__slots__)
+    defaults = RetryConfig()
+    return RetryConfig(
+        max_retries=section.integer("max_retries", defaults.max_retries, minimum=0),
+        backoff_s=section.seconds("backoff_s", defaults.backoff_s, minimum=0),
+        max_backoff_s=section.seconds("max_backoff_s", defaults.max_backoff_s, minimum=0),
+        max_retry_after_s=section.seconds("max_retry_after_s", defaults.max_retry_after_s,
+                                          minimum=0),
+    )
+
+
+def _parse_pricing(raw: Any) -> dict[str, dict[str, Any]]:
+    pricing = mapping(raw, "pricing")
+    # Late import: accounting is not needed to read the rest of the file.
+    from .accounting.overrides import BATCH_KEY, GPU_KEYS, TOKEN_KEYS, parse_overrides
+
+    for model, entry in pricing.items():
+        if isinstance(entry, dict):
+            check_keys(entry, (*TOKEN_KEYS, *GPU_KEYS, BATCH_KEY), f"pricing.{model}")
+    try:
+        parse_overrides(pricing)  # the catalog parses them again; this names the key now
+    except ConfigError:
+        raise
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return pricing
+
+
 def _parse_providers(raw: Any) -> dict[str, ProviderConfig]:
-    if not isinstance(raw, dict) or not raw:
-        raise ConfigError("providers must be a non-empty mapping of name to settings")
-    providers: dict[str, ProviderConfig] = {}
-    for name, settings in raw.items():
-        settings = settings or {}
-        kind = settings.get("type", name)
-        if kind not in PROVIDER_TYPES:
-            raise ConfigError(f"provider {name!r}: type must be one of {', '.join(PROVIDER_TYPES)}")
-        if kind != "emulator" and not settings.get("base_url") and kind == "openai" and name != "openai":
-            raise ConfigError(f"provider {name!r}: base_url is required")
-        providers[name] = ProviderConfig(
-            name=name,
-            type=kind,
-            base_url=resolve_env(settings.get("base_url")),
-            api_key=resolve_env(settings.get("api_key")),
-            headers={k: str(resolve_env(v)) for k, v in (settings.get("headers") or {}).items()},
-            emulator=dict(settings.get("emulator") or {}),
-        )
-    return providers
+    providers = mapping(raw, "providers")
+    if not providers:
+        raise ConfigError("providers: expected a non-empty mapping of name to settings, got {}")
+    return {str(name): _parse_provider(str(name), settings)
+            for name, settings in providers.items()}
+
+
+def _parse_provider(name: str, raw: Any) -> ProviderConfig:
+    where = f"providers.{name}"
+    section = Section(raw, where, _PROVIDER_KEYS)
+    if section.get("type") is None and name not in PROVIDER_TYPES:
+        raise ConfigError(f"{where}.type: required (one of {', '.join(PROVIDER_TYPES)}) "
+                          f"when the provider is not named after its type")
+    kind = section.choice("type", name, PROVIDER_TYPES)
+    base_url = _env_text(section, "base_url")
+    if kind == "openai" and name != "openai" and not base_url:
+        raise ConfigError(f"{where}.base_url: required for an OpenAI-compatible provider "
+                          f"other than api.openai.com")
+    headers = mapping(section.get("headers"), f"{where}.headers")
+    return ProviderConfig(
+        name=name,
+        type=kind,  # type: ignore[arg-type]
+        base_url=base_url,
+        api_key=_env_text(section, "api_key"),
+        headers={str(k): str(resolve_env(text(v, f"{where}.headers.{k}")))
+                 for k, v in headers.items()},
+        emulator=_emulator_settings(section.get("emulator"), f"{where}.emulator"),
+    )
+
+
+def _emulator_settings(raw: Any, where: str) -> dict[str, Any]:
+    settings = mapping(raw, where)
+    if not settings:
+        return {}
+    # Late import: the emulator package is only needed when it is configured.
+    from .emulator.config import EmulatorConfig
+
+    kinds = {f.name: str(f.type) for f in fields(EmulatorConfig)}
+    parsed: dict[str, Any] = {}
+    for key, value in settings.items():
+        if key not in kinds:
+            raise unknown_key(where, key, kinds)
+        path, kind = f"{where}.{key}", kinds[key]
+        if kind == "bool":
+            parsed[key] = boolean(value, path)
+        elif kind == "int":
+            parsed[key] = integer(value, path, minimum=0)
+        elif kind == "float":
+            parsed[key] = number(value, path, minimum=0)
+        else:  # model names, API keys
+            parsed[key] = None if value is None and "None" in kind else text_list(value, path)
+    try:
+        EmulatorConfig(**parsed)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    return parsed
 
 
 def _parse_models(raw: Any) -> list[ModelRoute]:
     if not isinstance(raw, list):
-        raise ConfigError("models must be a list")
-    routes = []
-    for i, entry in enumerate(raw):
-        if not isinstance(entry, dict) or "name" not in entry or "provider" not in entry:
-            raise ConfigError(f"models[{i}] needs a name and a provider")
-        routes.append(
-            ModelRoute(
-                name=str(entry["name"]),
-                provider=str(entry["provider"]),
-                upstream_model=entry.get("upstream_model"),
-                fallbacks=[str(f) for f in entry.get("fallbacks") or []],
-                timeout_s=entry.get("timeout_s"),
-            )
-        )
-    return routes
+        raise expected("models", "a list of {name, provider}", raw)
+    return [_parse_model(entry, f"models[{i}]") for i, entry in enumerate(raw)]
+
+
+def _parse_model(raw: Any, where: str) -> ModelRoute:
+    section = Section(raw, where, ModelRoute.__slots__)
+    for key in ("name", "provider"):
+        if section.get(key) is None:
+            raise ConfigError(f"{where}.{key}: required (every model needs a name and a provider)")
+    fallbacks = section.get("fallbacks", [])
+    return ModelRoute(
+        name=section.text("name", ""),
+        provider=section.text("provider", ""),
+        upstream_model=section.optional_text("upstream_model"),
+        fallbacks=text_list(fallbacks, f"{where}.fallbacks", what="a list of model names"),
+        timeout_s=section.optional_seconds("timeout_s", positive=True),
+    )

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import import_module
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from ..config import GatewayConfig
     from .base import Lever
     from .context import LeverContext
 
@@ -22,18 +23,41 @@ if TYPE_CHECKING:
 class LeverSpec:
     section: str  # config section (and lever name)
     factory: str  # "module:function" building the lever, or None when disabled
+    # "module:callable" validating the section into the lever's settings without opening
+    # anything (no database, no model); raises ConfigError. ``tokenthrift config check``
+    # and ``serve`` run it before any lever is built. "" = the lever has no settings yet.
+    settings: str = ""
 
     def build(self, context: LeverContext) -> Lever | None:
         module, _, function = self.factory.partition(":")
         build: Callable[[LeverContext], Lever | None] = getattr(import_module(module), function)
         return build(context)
 
+    def parse_settings(self, config: GatewayConfig) -> LeverSettings | None:
+        if not self.settings:
+            return None
+        module, _, name = self.settings.partition(":")
+        parse: Any = import_module(module)
+        for attribute in name.split("."):  # "Class.from_config" names a classmethod
+            parse = getattr(parse, attribute)
+        settings: LeverSettings = parse(config)
+        return settings
+
+
+class LeverSettings(Protocol):
+    """What a settings parser returns: at least whether its lever is on."""
+
+    @property
+    def enabled(self) -> bool: ...
+
 
 # Order matters: governance refuses before anything costs money; the cache answers
 # before the request is rewritten for upstream.
 REGISTRY: tuple[LeverSpec, ...] = (
-    LeverSpec("governance", "tokenthrift.levers.governance:build"),
-    LeverSpec("cache", "tokenthrift.levers.cache:build"),
+    LeverSpec("governance", "tokenthrift.levers.governance:build",
+              settings="tokenthrift.levers.governance.settings:parse_settings"),
+    LeverSpec("cache", "tokenthrift.levers.cache:build",
+              settings="tokenthrift.levers.cache.settings:CacheSettings.from_config"),
 )
 
 # Config sections of levers on the roadmap but not in this version.

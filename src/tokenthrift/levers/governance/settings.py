@@ -28,6 +28,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ...config import ConfigError, GatewayConfig
+from ...config_section import Section, expected, mapping
 
 AuthMode = Literal["auto", "required", "optional"]
 Backend = Literal["memory", "redis"]
@@ -68,43 +69,33 @@ class GovernanceSettings:
 
 
 def parse_settings(config: GatewayConfig) -> GovernanceSettings:
-    raw: dict[str, Any] = dict(config.lever("governance"))
-    unknown = sorted(set(raw) - _KNOWN)
-    if unknown:
-        raise ConfigError(f"governance: unknown key(s) {unknown}; expected some of {sorted(_KNOWN)}")
-    auth = raw.get("auth", "auto")
-    if auth not in ("auto", "required", "optional"):
-        raise ConfigError("governance.auth must be required or optional")
-    backend = raw.get("backend", "auto")
-    if backend not in ("auto", "memory", "redis"):
-        raise ConfigError("governance.backend must be auto, memory or redis")
+    section = Section(config.lever("governance"), "governance", _KNOWN)
+    auth = section.choice("auth", "auto", ("auto", "required", "optional"))
+    backend = section.choice("backend", "auto", ("auto", "memory", "redis"))
     redis_url = config.storage.redis
     if backend == "auto":
         backend = "redis" if redis_url else "memory"
     if backend == "redis" and not redis_url:
-        raise ConfigError("governance.backend is redis but storage.redis is not set")
+        raise ConfigError("governance.backend: redis, but storage.redis is not set")
     # A request may run for the whole upstream timeout; its reservation must outlive it.
     default_ttl = max(900.0, config.timeout_s + 60.0)
     return GovernanceSettings(
-        enabled=bool(raw.get("enabled", True)),
-        auth=auth,
-        timezone=_zone(raw.get("timezone", "UTC")),
-        reserve_cap_usd=_money("reserve_cap_usd", raw.get("reserve_cap_usd", "0.10")),
-        reservation_ttl_s=_positive("reservation_ttl_s", raw.get("reservation_ttl_s", default_ttl)),
-        key_cache_ttl_s=_positive("key_cache_ttl_s", raw.get("key_cache_ttl_s", 5.0), zero=True),
-        refresh_s=_positive("refresh_s", raw.get("refresh_s", 5.0)),
-        backend=backend,
+        enabled=section.boolean("enabled", True),
+        auth=auth,  # type: ignore[arg-type]
+        timezone=_zone(section.get("timezone", "UTC")),
+        reserve_cap_usd=_money(section, "reserve_cap_usd", "0.10"),
+        reservation_ttl_s=section.seconds("reservation_ttl_s", default_ttl, positive=True),
+        key_cache_ttl_s=section.seconds("key_cache_ttl_s", 5.0, minimum=0),
+        refresh_s=section.seconds("refresh_s", 5.0, positive=True),
+        backend=backend,  # type: ignore[arg-type]
         redis_url=redis_url,
-        redis_prefix=str(raw.get("redis_prefix", "tt:gov:")),
-        teams=_teams(raw.get("teams") or {}),
-        image_tokens=int(_positive("image_tokens", raw.get("image_tokens", 2000), zero=True)),
-        approx_tokenizer_margin=_money(
-            "approx_tokenizer_margin", raw.get("approx_tokenizer_margin", "1.15")
-        ),
-        webhook_timeout_s=_positive("webhook_timeout_s", raw.get("webhook_timeout_s", 5.0)),
-        webhook_attempts=int(_positive("webhook_attempts", raw.get("webhook_attempts", 5))),
-        webhook_backoff_s=_positive("webhook_backoff_s", raw.get("webhook_backoff_s", 1.0),
-                                    zero=True),
+        redis_prefix=section.text("redis_prefix", "tt:gov:"),
+        teams=_teams(section.get("teams", {})),
+        image_tokens=section.integer("image_tokens", 2000, minimum=0),
+        approx_tokenizer_margin=_money(section, "approx_tokenizer_margin", "1.15"),
+        webhook_timeout_s=section.seconds("webhook_timeout_s", 5.0, positive=True),
+        webhook_attempts=section.integer("webhook_attempts", 5, positive=True),
+        webhook_backoff_s=section.seconds("webhook_backoff_s", 1.0, minimum=0),
     )
 
 
@@ -112,39 +103,28 @@ def _zone(name: Any) -> ZoneInfo:
     try:
         return ZoneInfo(str(name))
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"governance.timezone: unknown time zone {name!r}") from None
+        raise expected("governance.timezone", "an IANA time zone like Europe/Paris",
+                       name) from None
 
 
-def _money(key: str, value: Any) -> Decimal:
+def _money(section: Section, key: str, default: str) -> Decimal:
+    value = section.get(key, default)
+    if isinstance(value, bool):
+        raise expected(section.path(key), "a non-negative number", value)
     try:
         amount = Decimal(str(value))
     except InvalidOperation:
-        raise ConfigError(f"governance.{key} must be a number, got {value!r}") from None
+        raise expected(section.path(key), "a non-negative number", value) from None
     if not amount.is_finite() or amount < 0:
-        raise ConfigError(f"governance.{key} must be a non-negative number")
+        raise expected(section.path(key), "a non-negative number", value)
     return amount
 
 
-def _positive(key: str, value: Any, *, zero: bool = False) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"governance.{key} must be a number, got {value!r}") from None
-    if number < 0 or (number == 0 and not zero):
-        raise ConfigError(f"governance.{key} must be {'>= 0' if zero else '> 0'}")
-    return number
-
-
 def _teams(raw: Any) -> dict[str, RateLimit]:
-    if not isinstance(raw, dict):
-        raise ConfigError("governance.teams must map team names to {rpm, tpm}")
     teams = {}
-    for name, limits in raw.items():
-        if not isinstance(limits, dict) or set(limits) - {"rpm", "tpm"}:
-            raise ConfigError(f"governance.teams.{name}: expected {{rpm, tpm}}")
-        rpm, tpm = limits.get("rpm"), limits.get("tpm")
-        for key, value in (("rpm", rpm), ("tpm", tpm)):
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise ConfigError(f"governance.teams.{name}.{key} must be a positive integer")
+    for name, limits in mapping(raw, "governance.teams").items():
+        team = Section(limits, f"governance.teams.{name}", ("rpm", "tpm"))
+        rpm, tpm = (None if team.get(key) is None else team.integer(key, 0, positive=True)
+                    for key in ("rpm", "tpm"))
         teams[str(name)] = RateLimit(rpm, tpm)
     return teams

@@ -26,15 +26,17 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ....config_section import check_keys
+
 DEFAULT_EMBEDDER = "onnx-minilm"
 DEFAULT_TARGET_PRECISION = 0.90
 SCOPES = ("key", "team", "customer", "user", "global")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_KNOWN_KEYS = {
+KNOWN_KEYS = frozenset({
     "enabled", "target_precision", "threshold", "ttl", "scope", "max_entries", "embedder",
     "embedder_api_key", "embedder_price_per_mtok", "guards",
-}
+})
 
 
 def _default_guards() -> tuple[str, ...]:
@@ -68,9 +70,7 @@ class SemanticSettings:
             return cls()
         if not isinstance(raw, Mapping):
             raise ValueError("cache.semantic must be a mapping")
-        unknown = sorted(set(raw) - _KNOWN_KEYS)
-        if unknown:
-            raise ValueError(f"cache.semantic: unknown key(s) {unknown}; known: {sorted(_KNOWN_KEYS)}")
+        check_keys(raw, KNOWN_KEYS, "cache.semantic")  # a ConfigError, which is a ValueError
         kwargs: dict[str, Any] = {}
         if "enabled" in raw:
             kwargs["enabled"] = _parse_bool("enabled", raw["enabled"])
