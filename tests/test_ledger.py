@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -44,10 +46,12 @@ def full_record(make_record: MakeRecord, **fields: object) -> LedgerRecord:
         cache_write_1h_tokens=200,
         output_tokens=450,
         reasoning_tokens=120,
-        cost_usd=0.0031234567,
-        baseline_cost_usd=0.0250000001,
-        saved_usd=0.0218765434,
-        savings={"routing": 0.018, "prompt_cache": 0.0038765434},
+        cost_usd=Decimal("0.003123456789"),
+        baseline_cost_usd=Decimal("0.025000000001"),
+        saved_usd=Decimal("0.02187654321"),
+        savings={"routing": Decimal("0.018"), "prompt_cache": Decimal("0.00387654321")},
+        gateway_cost_usd=Decimal("0.000000018750"),
+        notes={"routing": {"from": "claude-sonnet-4-5", "to": "claude-haiku-4-5", "p": 0.93}},
         latency_ms=812.5,
         upstream_ms=790.25,
         overhead_ms=3.125,
@@ -73,15 +77,76 @@ def count(ledger: Ledger) -> int:
 # -- the record ------------------------------------------------------------------------
 
 
-def test_unknown_lever_is_refused_when_the_record_is_made(make_record: MakeRecord) -> None:
-    with pytest.raises(ValueError, match="routng"):
-        make_record(savings={"routng": 0.1})
+@pytest.mark.parametrize("name", ["routng-x", "Routing", "1cache", "", "a" * 41, "cache "])
+def test_a_malformed_lever_name_is_refused_when_the_record_is_made(
+    make_record: MakeRecord, name: str
+) -> None:
+    with pytest.raises(ValueError, match="lever"):
+        make_record(savings={name: Decimal("0.1")})
+
+
+def test_any_well_formed_lever_name_is_allowed(ledger: Ledger, make_record: MakeRecord) -> None:
+    # new levers are registered elsewhere; the ledger stores whatever they saved
+    record = make_record(cost_usd=Decimal("1"), baseline_cost_usd=Decimal("3"),
+                         saved_usd=Decimal("1.5"), savings={"distill_v2": Decimal("1.5")})  # fmt: skip
+    ledger.write([record])
+    stored = ledger.get(record.request_id)
+    assert stored is not None and stored.savings == {"distill_v2": Decimal("1.5")}
+    assert stored.unattributed_usd == Decimal("0.5")
+    assert [row["lever"] for row in ledger.savings("lever")][:2] == ["distill_v2", "exact_cache"]
+
+
+def test_unattributed_is_what_no_lever_earned(make_record: MakeRecord) -> None:
+    # a fallback made it cost 0.2 less than the levers explain
+    record = make_record(cost_usd=Decimal("0.3"), baseline_cost_usd=Decimal("1"),
+                         saved_usd=Decimal("0.5"), savings={"routing": Decimal("0.5")})  # fmt: skip
+    assert record.unattributed_usd == Decimal("0.2")
+    assert make_record(saved_usd=None).unattributed_usd is None
+
+
+def test_money_is_kept_to_a_pico_dollar_rounded_half_even(
+    ledger: Ledger, make_record: MakeRecord
+) -> None:
+    record = make_record(cost_usd=Decimal("0.0000000000125"),  # 12.5 pico -> 12
+                         baseline_cost_usd=Decimal("0.0000000000135"),  # 13.5 -> 14
+                         saved_usd=Decimal("0.00001875"),  # $0.01875/MTok, one token: exact
+                         savings={"prompt_cache": Decimal("0.00001875")})  # fmt: skip
+    ledger.write([record])
+    stored = ledger.get(record.request_id)
+    assert stored is not None
+    assert (stored.cost_usd, stored.baseline_cost_usd) == (Decimal("12e-12"), Decimal("14e-12"))
+    assert stored.saved_usd == Decimal("0.00001875")
+    assert stored.unattributed_usd == Decimal("14e-12") - Decimal("12e-12") - Decimal("0.00001875")
+
+
+def test_floats_are_taken_by_their_shortest_repr(make_record: MakeRecord) -> None:
+    record = make_record(cost_usd=0.1, savings={"routing": 0.3})
+    assert record.cost_usd == Decimal("0.1") and record.savings["routing"] == Decimal("0.3")
+    with pytest.raises(ValueError, match="cost_usd"):
+        make_record(cost_usd=float("nan"))
 
 
 def test_record_json_round_trip_ignores_fields_it_does_not_know(make_record: MakeRecord) -> None:
     record = full_record(make_record)
     data = record.to_json() | {"field_from_a_newer_version": 1}
     assert LedgerRecord.from_json(data) == record
+
+
+def test_record_json_keeps_money_exact_as_strings(make_record: MakeRecord) -> None:
+    record = make_record(cost_usd=Decimal("0.000000123456789123"),
+                         savings={"routing": Decimal("1e-15")})  # fmt: skip
+    text = json.dumps(record.to_json())
+    assert '"cost_usd": "0.000000123456789123"' in text
+    back = LedgerRecord.from_json(json.loads(text))
+    assert back.cost_usd == Decimal("0.000000123456789123")
+    assert back.savings == {"routing": Decimal("1e-15")}
+
+
+def test_a_float_spill_line_from_an_older_version_reads_back(make_record: MakeRecord) -> None:
+    data = make_record().to_json() | {"cost_usd": 0.0031234567, "savings": {"routing": 0.018}}
+    back = LedgerRecord.from_json(json.loads(json.dumps(data)))
+    assert back.cost_usd == Decimal("0.0031234567")
+    assert back.savings == {"routing": Decimal("0.018")}
 
 
 # -- migrations ------------------------------------------------------------------------
@@ -152,9 +217,9 @@ def test_minimal_record_round_trip_keeps_unknown_cost_as_none(
 def test_rewriting_a_request_id_never_duplicates_and_first_write_wins(
     ledger: Ledger, make_record: MakeRecord
 ) -> None:
-    original = make_record(request_id="req-1", team="a", tags=["x"], cost_usd=0.5)
+    original = make_record(request_id="req-1", team="a", tags=["x"], cost_usd=Decimal("0.5"))
     assert ledger.write([original, original]) == 1
-    changed = make_record(request_id="req-1", team="b", tags=["y"], cost_usd=9.0)
+    changed = make_record(request_id="req-1", team="b", tags=["y"], cost_usd=Decimal(9))
     other = make_record(request_id="req-2")
     assert ledger.write([changed, other]) == 1
     assert count(ledger) == 2
@@ -263,3 +328,53 @@ def test_prompt_storage_modes_decide_what_is_kept() -> None:
         prompt_fingerprint("", "user: q"),
         "user: q",
     )
+
+
+# -- m003: float money becomes exact ---------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def float_era_ledger(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Ledger:
+    """A ledger migrated only up to m002 (money as floats), holding two old rows."""
+    from tokenthrift.ledger import migrations
+
+    if request.param == "sqlite":
+        opened = open_ledger(str(request.getfixturevalue("tmp_path") / "old.db"), migrate=False)
+    else:
+        opened = open_ledger(request.getfixturevalue("postgres_url"), migrate=False,
+                             schema=request.getfixturevalue("postgres_schema"))  # fmt: skip
+    request.addfinalizer(opened.close)
+    with monkeypatch.context() as patch:
+        patch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:2])
+        assert opened.migrate() == ["m001_ledger", "m002_governance"]
+    db = opened._db  # type: ignore[attr-defined]
+
+    columns = (
+        "request_id, ts, requested_model, wire_format, endpoint, cost_usd, "
+        "baseline_cost_usd, saved_usd, saved_routing_usd, saved_prompt_cache_usd"
+    )
+    sql = f"INSERT INTO ledger ({columns}) VALUES ({db.dialect.params(10)})"
+    # old-row semantics: saved = baseline - cost, of which 0.000004 no lever earned
+    db.execute(sql, ("old-1", 1.0, "m", "openai", "chat.completions", 0.0031234567,
+                     0.0250000001, 0.0218765434, 0.018, 0.0038725434))  # fmt: skip
+    db.execute(sql, ("old-2", 2.0, "m", "openai", "chat.completions", None, None, None, 0, 0))
+    return opened
+
+
+def test_m003_converts_float_money_to_exact_amounts(float_era_ledger: Ledger) -> None:
+    assert float_era_ledger.migrate() == ["m003_exact_money"]
+    old = float_era_ledger.get("old-1")
+    assert old is not None
+    assert (old.cost_usd, old.baseline_cost_usd) == (Decimal("0.0031234567"),
+                                                     Decimal("0.0250000001"))  # fmt: skip
+    assert old.savings == {"routing": Decimal("0.018"), "prompt_cache": Decimal("0.0038725434")}
+    assert old.saved_usd == Decimal("0.0218725434")  # what the levers earned
+    assert old.unattributed_usd == Decimal("0.000004")
+    unpriced = float_era_ledger.get("old-2")
+    assert unpriced is not None and unpriced.cost_usd is None and unpriced.savings == {}
+    assert float_era_ledger.savings("lever")[0] == {
+        "lever": "routing",
+        "saved_usd": Decimal("0.018"),
+        "requests": 1,
+    }
+    assert float_era_ledger.migrate() == []

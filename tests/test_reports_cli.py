@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,50 @@ def test_missing_ledger_is_a_clear_error_not_a_new_file(tmp_path: Path) -> None:
 def test_bad_options_are_usage_errors(ledger_path: Path, args: tuple[str, ...]) -> None:
     code, out = run(*args, "--ledger", str(ledger_path))
     assert code == 2, out
+
+
+def test_json_and_csv_money_parse_back_to_the_exact_sums(
+    tmp_path: Path, make_record: MakeRecord
+) -> None:
+    amounts = [Decimal("0.1"), Decimal("0.2"), Decimal("0.00001875"), Decimal("1e-12"),
+               Decimal("3000000.000000000001"), Decimal("4000000.5"), Decimal("3000000")]  # fmt: skip
+    path = tmp_path / "exact.db"
+    ledger = open_ledger(str(path))
+    ledger.write([make_record(team="t", cost_usd=a, baseline_cost_usd=a * 2, saved_usd=a,
+                              savings={"routing": a}) for a in amounts])  # fmt: skip
+    ledger.close()
+    exact = sum(amounts, Decimal(0))  # 10000000.300018750001: past 2^63 pico-USD
+    code, out = run("spend", "--by", "team", "--format", "json", "--ledger", str(path))
+    assert code == 0, out
+    assert "e-" not in out.lower() and "e+" not in out.lower()
+    (row,) = json.loads(out, parse_float=Decimal)
+    assert (row["cost_usd"], row["saved_usd"], row["baseline_cost_usd"]) == (
+        exact,
+        exact,
+        2 * exact,
+    )
+    code, out = run("savings", "--by", "lever", "--format", "json", "--ledger", str(path))
+    rows = json.loads(out, parse_float=Decimal)
+    assert sum(Decimal(r["saved_usd"]) for r in rows) == exact
+    code, out = run("spend", "--by", "team", "--format", "csv", "--ledger", str(path))
+    (csv_row,) = csv.DictReader(io.StringIO(out))
+    assert Decimal(csv_row["cost_usd"]) == exact
+
+
+def test_tables_show_what_is_not_a_lever_saving_apart(tmp_path: Path,
+                                                      make_record: MakeRecord) -> None:  # fmt: skip
+    path = tmp_path / "fallback.db"
+    ledger = open_ledger(str(path))
+    # a fallback to a cheaper model: 0.4 saved that no lever earned; 0.01 of embeddings
+    ledger.write([make_record(cost_usd=Decimal("0.5"), baseline_cost_usd=Decimal("1"),
+                              saved_usd=Decimal("0.1"), savings={"routing": Decimal("0.1")},
+                              gateway_cost_usd=Decimal("0.01"))])  # fmt: skip
+    ledger.close()
+    code, out = run("savings", "--ledger", str(path))
+    assert code == 0, out
+    (line,) = [x for x in out.splitlines() if x.startswith("unattributed")]
+    assert "0.400000" in line and "not a lever saving" in line
+    assert any(x.startswith("gateway $") and "0.010000" in x for x in out.splitlines())
+    code, out = run("spend", "--format", "csv", "--ledger", str(path))
+    (row,) = csv.DictReader(io.StringIO(out))
+    assert (row["unattributed_usd"], row["gateway_cost_usd"]) == ("0.4", "0.01")

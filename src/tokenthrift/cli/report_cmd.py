@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any
 
 import click
@@ -17,6 +18,7 @@ from rich.table import Table
 
 from tokenthrift.ledger import SAVINGS_DIMENSIONS, SPEND_DIMENSIONS, Ledger, LedgerError
 from tokenthrift.ledger.location import DEFAULT_LEDGER_PATH, LEDGER_ENV, open_ledger, sqlite_path
+from tokenthrift.ledger.money import plain
 from tokenthrift.ledger.reports import (
     Report,
     parse_dimensions,
@@ -31,6 +33,8 @@ _HEADERS = {
     "unknown_cost_requests": "unpriced",
     "baseline_cost_usd": "baseline $",
     "saved_usd": "saved $",
+    "unattributed_usd": "unattributed $",
+    "gateway_cost_usd": "gateway $",
     "input_tokens": "input",
     "cache_read_tokens": "cache read",
     "cache_write_tokens": "cache write",
@@ -143,13 +147,32 @@ def _opened(location: str) -> Iterator[Ledger]:
 
 def _emit(result: Report, fmt: str) -> None:
     if fmt == "json":
-        click.echo(json.dumps(result.rows, indent=2))
+        click.echo(_json(result.rows))
     elif fmt == "csv":
         click.echo(_csv(result), nl=False)
     else:
         # Full width when piped, so numbers are never folded onto two lines.
         width = None if sys.stdout.isatty() else 200
         Console(width=width).print(_table(result))
+        for label, usd, why in result.extra:
+            click.echo(f"{_header(label)} {_formatter(label, [usd])(usd)}  ({why})")
+
+
+def _json(rows: list[dict[str, Any]]) -> str:
+    """Rows as a JSON array, money as plain decimal numbers (``0.00001875``, never
+    ``1.875e-05`` or a float's rounding), so ``json.loads(text, parse_float=Decimal)``
+    gives back the exact amounts."""
+    if not rows:
+        return "[]"
+    items = []
+    for row in rows:
+        fields = [f"    {json.dumps(k)}: {_json_value(v)}" for k, v in row.items()]
+        items.append("  {\n" + ",\n".join(fields) + "\n  }")
+    return "[\n" + ",\n".join(items) + "\n]"
+
+
+def _json_value(value: Any) -> str:
+    return plain(value) if isinstance(value, Decimal) else json.dumps(value)
 
 
 def _csv(result: Report) -> str:
@@ -157,8 +180,14 @@ def _csv(result: Report) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(result.columns)
     for row in result.rows:
-        writer.writerow(["" if row[c] is None else row[c] for c in result.columns])
+        writer.writerow([_csv_value(row[c]) for c in result.columns])
     return out.getvalue()
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    return plain(value) if isinstance(value, Decimal) else value
 
 
 def _table(result: Report) -> Table:

@@ -22,13 +22,17 @@ SPEND_DIMENSIONS: tuple[SpendDimension, ...] = (
 SavingsDimension = Literal["lever", "team", "model"]
 SAVINGS_DIMENSIONS: tuple[SavingsDimension, ...] = ("lever", "team", "model")
 
-# Columns of a spend row after the group keys, in display order.
+# Columns of a spend row after the group keys, in display order. Money is ``Decimal``:
+# the exact sum of the rows' amounts (``unattributed_usd``: the part of ``saved_usd`` no
+# lever earned; ``gateway_cost_usd``: the gateway's own spend, included in ``cost_usd``).
 SPEND_METRICS: tuple[str, ...] = (
     "requests",
     "cost_usd",
     "unknown_cost_requests",
     "baseline_cost_usd",
     "saved_usd",
+    "unattributed_usd",
+    "gateway_cost_usd",
     "input_tokens",
     "cache_read_tokens",
     "cache_write_tokens",
@@ -89,9 +93,14 @@ class Ledger(Protocol):
         ...
 
     def savings(self, by: str, since: float | None = None) -> list[dict[str, Any]]:
-        """Savings by ``lever`` (one row per lever: ``saved_usd``, ``requests`` it saved
-        on) or by ``team``/``model`` (baseline, cost, saved and one
-        ``saved_<lever>_usd`` column per lever). Sorted by saved descending."""
+        """Savings by ``lever`` or by ``team``/``model``.
+
+        By lever: one row per lever (``lever``, ``saved_usd``, ``requests`` it saved on):
+        ``LEVERS`` always, then any other lever found; sorted by saved descending, ties in
+        that order. By team/model: baseline, cost, saved, unattributed, gateway cost and
+        one ``saved_<lever>_usd`` column per lever (same order), sorted by saved
+        descending. ``saved_usd`` of a request is the sum of its levers' savings;
+        ``unattributed_usd`` the rest of ``baseline - cost`` (not a lever saving)."""
         ...
 
     def close(self) -> None: ...

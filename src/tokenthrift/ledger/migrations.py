@@ -7,9 +7,13 @@ migration receives the ``Database`` and handles dialect differences itself.
 
 Schema (logically identical on SQLite and PostgreSQL):
 
-* ``ledger``: one row per request. Savings are one column per lever
-  (``saved_<lever>_usd``) so reports are plain ``SUM``s; ``tags`` keeps the request's
-  tag list as JSON text so a row reads back without a join.
+* ``ledger``: one row per request. Money is integer pico-USD (``*_pusd`` columns, see
+  ``money.py``) since m003; m001 had float ``*_usd`` columns. ``tags`` keeps the
+  request's tag list as JSON text so a row reads back without a join; ``notes`` is the
+  JSON object of lever facts.
+* ``ledger_savings(request_id, lever, saved_pusd)``: what each lever saved, one row per
+  lever that saved (or lost) anything (m003; m001 had a column per lever), so a new
+  lever needs no migration and "savings by lever" is one ``GROUP BY``.
 * ``ledger_tags(request_id, tag)``: the same tags, one row each, so "spend by tag" is an
   indexed join in both dialects instead of two different JSON functions.
 * ``ledger_prompts(request_id, prompt_text)``: full prompt text (only with prompt
@@ -211,3 +215,63 @@ def m002_governance(db: Database) -> None:
         )
         """
     )
+
+
+# The float money columns of m001 and the pico-USD integer columns replacing them.
+_M003_MONEY = {
+    "cost_usd": "cost_pusd",
+    "baseline_cost_usd": "baseline_cost_pusd",
+    "saved_usd": "saved_pusd",
+}
+_M001_LEVERS = ("exact_cache", "semantic_cache", "routing", "compression", "prompt_cache",
+                "batch")  # fmt: skip
+
+
+def _float_to_pico(column: str) -> str:
+    # m001 stored floats already rounded to 10 decimal places, so the amount is the
+    # nearest multiple of 1e-10 (exact below $450,000 per row, where a double still
+    # resolves 1e-10), times 100 pico-USD.
+    return f"CAST(ROUND({column} * 10000000000) AS BIGINT) * 100"
+
+
+@migration
+def m003_exact_money(db: Database) -> None:
+    """Money as exact integer pico-USD; per-lever savings as rows; notes; unattributed
+    and gateway spend. Existing rows are converted, then the float columns dropped (so
+    nothing can keep reading a column that is no longer written). ``saved`` becomes the
+    levers' sum and ``unattributed = baseline - cost - saved``, as written from now on."""
+    for column in (*_M003_MONEY.values(), "unattributed_pusd"):
+        db.execute(f"ALTER TABLE ledger ADD COLUMN {column} BIGINT")
+    db.execute("ALTER TABLE ledger ADD COLUMN gateway_cost_pusd BIGINT NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE ledger ADD COLUMN notes TEXT NOT NULL DEFAULT '{}'")
+    db.execute(
+        """
+        CREATE TABLE ledger_savings (
+            request_id TEXT NOT NULL REFERENCES ledger (request_id) ON DELETE CASCADE,
+            lever TEXT NOT NULL,
+            saved_pusd BIGINT NOT NULL,
+            PRIMARY KEY (request_id, lever)
+        )
+        """
+    )
+    db.execute("CREATE INDEX ledger_savings_lever ON ledger_savings (lever)")
+    sets = ", ".join(f"{new} = {_float_to_pico(old)}" for old, new in _M003_MONEY.items())
+    db.execute(f"UPDATE ledger SET {sets}")
+    for lever in _M001_LEVERS:
+        column = f"saved_{lever}_usd"
+        db.execute(
+            "INSERT INTO ledger_savings (request_id, lever, saved_pusd) "
+            f"SELECT request_id, '{lever}', {_float_to_pico(column)} FROM ledger "
+            f"WHERE {column} <> 0"
+        )
+    # m001's saved_usd was baseline - cost; now saved is what the levers earned and
+    # unattributed the rest (a fallback, provider-side caching): split it that way.
+    levers_sum = ("COALESCE((SELECT SUM(s.saved_pusd) FROM ledger_savings s "
+                  "WHERE s.request_id = ledger.request_id), 0)")  # fmt: skip
+    db.execute(
+        f"UPDATE ledger SET saved_pusd = {levers_sum}, unattributed_pusd = "
+        f"baseline_cost_pusd - cost_pusd - {levers_sum} WHERE saved_pusd IS NOT NULL "
+        "AND baseline_cost_pusd IS NOT NULL AND cost_pusd IS NOT NULL"
+    )
+    for column in (*_M003_MONEY, *(f"saved_{lever}_usd" for lever in _M001_LEVERS)):
+        db.execute(f"ALTER TABLE ledger DROP COLUMN {column}")

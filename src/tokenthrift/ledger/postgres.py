@@ -68,11 +68,13 @@ class PostgresDatabase:
     def _translated_errors(self) -> Iterator[None]:
         try:
             yield
-        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-            self._drop()
-            raise LedgerUnavailable(f"postgres: {exc}") from exc
-        except (psycopg.DataError, psycopg.IntegrityError) as exc:
-            raise RecordRejected(f"postgres: {exc}") from exc
+        except psycopg.Error as exc:
+            if is_permanent(exc):
+                raise RecordRejected(f"postgres: {exc}") from exc
+            if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+                self._drop()
+                raise LedgerUnavailable(f"postgres: {exc}") from exc
+            raise
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock, self._translated_errors():
@@ -91,6 +93,26 @@ class PostgresDatabase:
     def close(self) -> None:
         with self._lock:
             self._drop()
+
+
+# SQLSTATE classes saying the data itself is unacceptable, so the same rows fail again
+# however often they are retried: 22 data exception (value too long, untranslatable
+# character, numeric out of range), 23 integrity constraint violation, 54 program limit
+# exceeded (an index row over the btree maximum: a 3 KB attribution value). psycopg
+# files class 54 under OperationalError, next to lost connections, which is why the
+# class is read rather than the exception type.
+_PERMANENT_CLASSES = frozenset({"22", "23", "54"})
+
+
+def is_permanent(exc: psycopg.Error) -> bool:
+    """True when retrying the statement with the same rows cannot succeed.
+
+    A duplicate ``request_id`` is not: the ledger's inserts skip existing ids, so a
+    concurrent writer's row only means the retry will find it stored."""
+    state = exc.sqlstate or ""
+    if state == "23505" and (exc.diag.constraint_name or "").endswith("_pkey"):
+        return False
+    return state[:2] in _PERMANENT_CLASSES
 
 
 def _without_nul(params: Sequence[Any]) -> list[Any]:

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from tokenthrift.ledger.base import (
@@ -15,17 +16,9 @@ from tokenthrift.ledger.base import (
     SPEND_METRICS,
     Ledger,
 )
-from tokenthrift.ledger.record import LEVERS
+from tokenthrift.ledger.money import ZERO
+from tokenthrift.ledger.sql import SAVINGS_GROUP_BASE, lever_column, ordered_levers
 
-LEVER_COLUMNS: tuple[str, ...] = tuple(f"saved_{lever}_usd" for lever in LEVERS)
-SAVINGS_GROUP_METRICS: tuple[str, ...] = (
-    "requests",
-    "baseline_cost_usd",
-    "cost_usd",
-    "unknown_cost_requests",
-    "saved_usd",
-    *LEVER_COLUMNS,
-)
 SAVINGS_LEVER_METRICS: tuple[str, ...] = ("saved_usd", "requests")
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
@@ -38,13 +31,17 @@ class Report:
 
     ``key_columns`` are the group keys (e.g. ``["team"]``). ``total`` has the metric
     columns only; a metric that has no meaningful total (requests a lever saved on,
-    which overlap between levers) is ``None`` there.
+    which overlap between levers) is ``None`` there. Money is ``Decimal``, and every
+    money total is the exact sum of the requests' amounts.
     """
 
     key_columns: list[str]
     metric_columns: list[str]
     rows: list[dict[str, Any]]
     total: dict[str, Any] = field(default_factory=dict)
+    # Lines shown apart from the rows and not part of their total (savings by lever:
+    # what no lever earned, the gateway's own spend): ``(label, usd, explanation)``.
+    extra: list[tuple[str, Decimal, str]] = field(default_factory=list)
 
     @property
     def columns(self) -> list[str]:
@@ -97,20 +94,34 @@ def spend_report(ledger: Ledger, by: list[str], since: float | None = None) -> R
 
 
 def savings_report(ledger: Ledger, by: str, since: float | None = None) -> Report:
-    """Savings by ``lever`` (one row per lever) or by ``team``/``model``."""
+    """Savings by ``lever`` (one row per lever, then what no lever earned) or by
+    ``team``/``model`` (a ``saved_<lever>_usd`` column per lever)."""
     dims = parse_dimensions([by], SAVINGS_DIMENSIONS)
     if len(dims) != 1:
         raise ValueError(f"savings are grouped by exactly one of {', '.join(SAVINGS_DIMENSIONS)}")
     dim = dims[0]
     rows = ledger.savings(dim, since)
-    metrics = SAVINGS_LEVER_METRICS if dim == "lever" else SAVINGS_GROUP_METRICS
-    # team and model partition the requests, so adding rows up is exact; lever rows
-    # overlap in requests (one request can save through several levers).
-    total = {m: _money(sum(row[m] for row in rows)) for m in metrics}
     if dim == "lever":
-        total["requests"] = None
-    return Report([dim], list(metrics), rows, total)
+        # Lever rows overlap in requests (one request can save through several levers),
+        # so requests have no total. The money total is the requests' saved_usd, which
+        # is what their levers saved: the lever rows add up to it.
+        (spend,) = ledger.spend([], since)
+        total = {"saved_usd": spend["saved_usd"], "requests": None}
+        extra = [
+            ("unattributed_usd", spend["unattributed_usd"],
+             "not a lever saving: baseline - cost that no lever earned (e.g. a fallback)"),
+            ("gateway_cost_usd", spend["gateway_cost_usd"],
+             "not a lever saving: the gateway's own spend (embeddings), included in cost"),
+        ]  # fmt: skip
+        return Report([dim], list(SAVINGS_LEVER_METRICS), rows, total, extra)
+    levers = [lever_column(x) for x in ordered_levers(_levers_in(rows))]
+    metrics = [*SAVINGS_GROUP_BASE, *levers]
+    # team and model partition the requests, so adding rows up is exact.
+    total = {m: sum((row[m] for row in rows), ZERO if m.endswith("_usd") else 0)
+             for m in metrics}  # fmt: skip
+    return Report([dim], metrics, rows, total)
 
 
-def _money(value: Any) -> Any:
-    return round(value, 10) if isinstance(value, float) else value
+def _levers_in(rows: list[dict[str, Any]]) -> list[str]:
+    columns = {c for row in rows for c in row if c.startswith("saved_") and c != "saved_usd"}
+    return [c[len("saved_") : -len("_usd")] for c in columns]

@@ -1,14 +1,17 @@
 """The ledger written once in SQL; the SQLite and PostgreSQL backends only adapt drivers.
 
-Reports are aggregates over ``ledger`` (joined to ``ledger_tags`` only when grouping by
-tag). Sorting happens in Python because the groups are few (teams, models, days) and
-the two dialects order NULLs differently.
+Money is stored as integer pico-USD and summed in two overflow-free parts
+(``money.py``), so every report total is the exact decimal sum of the rows. Reports
+are aggregates over ``ledger`` (joined to ``ledger_tags`` when grouping by tag, to
+``ledger_savings`` for per-lever figures). Sorting happens in Python because the groups
+are few (teams, models, days) and the two dialects order NULLs differently.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
 from tokenthrift.ledger import migrations
@@ -19,24 +22,40 @@ from tokenthrift.ledger.base import (
     RecordRejected,
 )
 from tokenthrift.ledger.dialect import Database
+from tokenthrift.ledger.money import (
+    ZERO,
+    from_pico,
+    from_pico_or_none,
+    from_sums,
+    sum_sql,
+    to_pico,
+    to_pico_or_none,
+)
 from tokenthrift.ledger.record import LEVERS, LedgerRecord
 
 # ledger columns in table order; record field names where they differ: user -> user_id,
-# savings -> saved_<lever>_usd, tags -> JSON text.
-_LEVER_COLUMNS = tuple(f"saved_{lever}_usd" for lever in LEVERS)
+# money -> *_pusd (integer pico-USD), tags and notes -> JSON text.
 COLUMNS: tuple[str, ...] = (
     "request_id", "ts", "key_id", "team", "user_id", "customer", "tags", "task",
     "requested_model", "served_model", "provider", "wire_format", "endpoint",
     "input_tokens", "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens",
     "output_tokens", "reasoning_tokens",
-    "cost_usd", "baseline_cost_usd", "saved_usd", *_LEVER_COLUMNS,
+    "cost_pusd", "baseline_cost_pusd", "saved_pusd", "unattributed_pusd",
+    "gateway_cost_pusd", "notes",
     "latency_ms", "upstream_ms", "overhead_ms", "stream", "cache_status", "status",
     "error_class", "usage_estimated", "prompt_fingerprint", "retries", "fallback_used",
     "batch",
 )  # fmt: skip
-_FIELD_OF_COLUMN = {"user_id": "user"}
+_FIELD_OF_COLUMN = {
+    "user_id": "user",
+    "cost_pusd": "cost_usd",
+    "baseline_cost_pusd": "baseline_cost_usd",
+    "saved_pusd": "saved_usd",
+    "unattributed_pusd": "unattributed_usd",
+}
 _BOOL_COLUMNS = frozenset({"stream", "usage_estimated", "fallback_used", "batch"})
-_MONEY_DIGITS = 10  # DEVELOPERS.md: money leaves as a float rounded to 10 places
+# SQLite allows 32,766 bound parameters per statement (since 3.32), PostgreSQL 65,535.
+_MAX_PARAMS = 32_000
 
 # SQL for each group key; "day" comes from the dialect.
 _DIMENSION_SQL = {
@@ -48,55 +67,83 @@ _DIMENSION_SQL = {
     "task": "l.task",
     "tag": "t.tag",
 }
-_SPEND_SQL = {
-    "requests": "COUNT(*)",
-    "cost_usd": "SUM(l.cost_usd)",
-    "unknown_cost_requests": "SUM(CASE WHEN l.cost_usd IS NULL THEN 1 ELSE 0 END)",
-    "baseline_cost_usd": "SUM(l.baseline_cost_usd)",
-    "saved_usd": "SUM(l.saved_usd)",
-    "input_tokens": "SUM(l.input_tokens)",
-    "cache_read_tokens": "SUM(l.cache_read_tokens)",
-    "cache_write_tokens": "SUM(l.cache_write_5m_tokens + l.cache_write_1h_tokens)",
-    "output_tokens": "SUM(l.output_tokens)",
-    "reasoning_tokens": "SUM(l.reasoning_tokens)",
+# A metric is (SQL, is_money): money metrics name a pico-USD expression summed exactly.
+_Metric = tuple[str, bool]
+_COMMON_SQL: dict[str, _Metric] = {
+    "requests": ("COUNT(*)", False),
+    "cost_usd": ("l.cost_pusd", True),
+    "unknown_cost_requests": ("SUM(CASE WHEN l.cost_pusd IS NULL THEN 1 ELSE 0 END)", False),
+    "baseline_cost_usd": ("l.baseline_cost_pusd", True),
+    "saved_usd": ("l.saved_pusd", True),
+    "unattributed_usd": ("l.unattributed_pusd", True),
+    "gateway_cost_usd": ("l.gateway_cost_pusd", True),
 }
-_SAVINGS_SQL = {
-    "requests": "COUNT(*)",
-    "baseline_cost_usd": "SUM(l.baseline_cost_usd)",
-    "cost_usd": "SUM(l.cost_usd)",
-    "unknown_cost_requests": "SUM(CASE WHEN l.cost_usd IS NULL THEN 1 ELSE 0 END)",
-    "saved_usd": "SUM(l.saved_usd)",
-    **{column: f"SUM(l.{column})" for column in _LEVER_COLUMNS},
+_SPEND_SQL: dict[str, _Metric] = {
+    **_COMMON_SQL,
+    "input_tokens": ("SUM(l.input_tokens)", False),
+    "cache_read_tokens": ("SUM(l.cache_read_tokens)", False),
+    "cache_write_tokens": ("SUM(l.cache_write_5m_tokens + l.cache_write_1h_tokens)", False),
+    "output_tokens": ("SUM(l.output_tokens)", False),
+    "reasoning_tokens": ("SUM(l.reasoning_tokens)", False),
 }
-_LEVER_SQL = {
-    **{f"{lever}:saved": f"SUM(l.saved_{lever}_usd)" for lever in LEVERS},
-    **{
-        f"{lever}:requests": f"SUM(CASE WHEN l.saved_{lever}_usd > 0 THEN 1 ELSE 0 END)"
-        for lever in LEVERS
-    },
-}
+SAVINGS_GROUP_BASE: tuple[str, ...] = (
+    "requests",
+    "baseline_cost_usd",
+    "cost_usd",
+    "unknown_cost_requests",
+    "saved_usd",
+    "unattributed_usd",
+    "gateway_cost_usd",
+)
+
+
+def lever_column(lever: str) -> str:
+    return f"saved_{lever}_usd"
+
+
+def ordered_levers(found: Iterable[str]) -> list[str]:
+    """``LEVERS`` in pipeline order, then any other lever alphabetically."""
+    return [*LEVERS, *sorted(set(found) - set(LEVERS))]
 
 
 def record_to_row(record: LedgerRecord) -> tuple[Any, ...]:
-    values: list[Any] = []
-    for column in COLUMNS:
-        if column == "tags":
-            values.append(json.dumps(record.tags))
-        elif column.startswith("saved_") and column != "saved_usd":
-            values.append(record.savings.get(column[len("saved_") : -len("_usd")], 0.0))
-        else:
-            values.append(getattr(record, _FIELD_OF_COLUMN.get(column, column)))
-    return tuple(values)
+    """The ``ledger`` row of a record; ``ValueError``/``TypeError`` if it cannot be stored."""
+    data: dict[str, Any] = {
+        "tags": json.dumps(record.tags),
+        "notes": json.dumps(record.notes),
+        "cost_pusd": to_pico_or_none(record.cost_usd),
+        "baseline_cost_pusd": to_pico_or_none(record.baseline_cost_usd),
+        "saved_pusd": to_pico_or_none(record.saved_usd),
+        "gateway_cost_pusd": to_pico(record.gateway_cost_usd),
+        "unattributed_pusd": None,
+    }
+    known = [data["baseline_cost_pusd"], data["cost_pusd"], data["saved_pusd"]]
+    if None not in known:
+        # From the stored (rounded) figures, so that baseline - cost == saved +
+        # unattributed holds exactly in the database too.
+        baseline, cost, saved = known
+        data["unattributed_pusd"] = baseline - cost - saved
+    return tuple(
+        data[c] if c in data else getattr(record, _FIELD_OF_COLUMN.get(c, c)) for c in COLUMNS
+    )
 
 
-def row_to_record(row: Sequence[Any], prompt_text: str | None) -> LedgerRecord:
-    data: dict[str, Any] = {"savings": {}, "prompt_text": prompt_text}
+def _savings_pico(record: LedgerRecord) -> list[tuple[str, int]]:
+    pairs = [(lever, to_pico(usd)) for lever, usd in record.savings.items()]
+    return [(lever, pico) for lever, pico in pairs if pico]
+
+
+def row_to_record(
+    row: Sequence[Any], prompt_text: str | None, savings: dict[str, Decimal]
+) -> LedgerRecord:
+    data: dict[str, Any] = {"savings": savings, "prompt_text": prompt_text}
     for column, value in zip(COLUMNS, row, strict=True):
-        if column == "tags":
-            data["tags"] = json.loads(value)
-        elif column in _LEVER_COLUMNS:
-            if value:
-                data["savings"][column[len("saved_") : -len("_usd")]] = value
+        if column in ("tags", "notes"):
+            data[column] = json.loads(value)
+        elif column == "gateway_cost_pusd":
+            data["gateway_cost_usd"] = from_pico(value)
+        elif column.endswith("_pusd"):
+            data[_FIELD_OF_COLUMN[column]] = from_pico_or_none(value)
         elif column in _BOOL_COLUMNS:
             data[column] = bool(value)
         else:
@@ -129,7 +176,6 @@ class SQLLedger:
     def write(self, records: list[LedgerRecord]) -> int:
         if not records:
             return 0
-        p = self._dialect.param
         with self._db.transaction():
             existing = self._existing_ids([r.request_id for r in records])
             # First write wins: tags and prompt of an already stored id are not touched.
@@ -138,29 +184,30 @@ class SQLLedger:
                 return 0
             try:
                 rows = [record_to_row(r) for r in new]
+                savings = [(r.request_id, lever, p) for r in new for lever, p in _savings_pico(r)]
             except (TypeError, ValueError) as exc:
-                raise RecordRejected(f"cannot serialise ledger record: {exc}") from exc
-            self._db.executemany(
-                f"INSERT INTO ledger ({', '.join(COLUMNS)}) "
-                f"VALUES ({self._dialect.params(len(COLUMNS))}) "
-                "ON CONFLICT (request_id) DO NOTHING",
-                rows,
-            )
+                raise RecordRejected(f"cannot store ledger record: {exc}") from exc
+            self._insert("ledger", COLUMNS, rows)
+            self._insert("ledger_savings", ("request_id", "lever", "saved_pusd"), savings)
             tags = [(r.request_id, tag) for r in new for tag in dict.fromkeys(r.tags)]
-            if tags:
-                self._db.executemany(
-                    f"INSERT INTO ledger_tags (request_id, tag) VALUES ({p}, {p}) "
-                    "ON CONFLICT DO NOTHING",
-                    tags,
-                )
+            self._insert("ledger_tags", ("request_id", "tag"), tags)
             prompts = [(r.request_id, r.prompt_text) for r in new if r.prompt_text is not None]
-            if prompts:
-                self._db.executemany(
-                    f"INSERT INTO ledger_prompts (request_id, prompt_text) VALUES ({p}, {p}) "
-                    "ON CONFLICT DO NOTHING",
-                    prompts,
-                )
+            self._insert("ledger_prompts", ("request_id", "prompt_text"), prompts)
         return len(new)
+
+    def _insert(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        """Multi-row INSERTs: one statement per chunk, not per row. With sqlite3 every
+        statement step releases and re-takes the GIL, which a busy event loop thread
+        holds for up to 5 ms each time: per-row steps made the writer fall behind."""
+        if not rows:
+            return
+        one = f"({self._dialect.params(len(columns))})"
+        per_chunk = max(1, _MAX_PARAMS // len(columns))
+        head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+        for start in range(0, len(rows), per_chunk):
+            chunk = rows[start : start + per_chunk]
+            sql = head + ", ".join([one] * len(chunk)) + " ON CONFLICT DO NOTHING"
+            self._db.execute(sql, [value for row in chunk for value in row])
 
     def _existing_ids(self, ids: list[str]) -> set[str]:
         found: set[str] = set()
@@ -183,12 +230,28 @@ class SQLLedger:
             "LEFT JOIN ledger_prompts p ON p.request_id = l.request_id"
         )
 
+    def _savings_of(self, ids: list[str]) -> dict[str, dict[str, Decimal]]:
+        found: dict[str, dict[str, Decimal]] = {}
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            sql = (
+                "SELECT request_id, lever, saved_pusd FROM ledger_savings "
+                f"WHERE request_id IN ({self._dialect.params(len(part))})"
+            )
+            for request_id, lever, pico in self._db.execute(sql, part):
+                found.setdefault(request_id, {})[lever] = from_pico(pico)
+        return found
+
+    def _records(self, rows: list[tuple[Any, ...]]) -> list[LedgerRecord]:
+        savings = self._savings_of([row[0] for row in rows])
+        return [row_to_record(r[:-1], r[-1], savings.get(r[0], {})) for r in rows]
+
     def get(self, request_id: str) -> LedgerRecord | None:
         rows = self._db.execute(
             f"{self._select_records()} WHERE l.request_id = {self._dialect.param}",
             (request_id,),
         )
-        return row_to_record(rows[0][:-1], rows[0][-1]) if rows else None
+        return self._records(rows)[0] if rows else None
 
     def rows(self, since: float | None = None, limit: int = 1000) -> list[LedgerRecord]:
         where, params = self._since(since)
@@ -196,7 +259,7 @@ class SQLLedger:
             f"{self._select_records()}{where} "
             f"ORDER BY l.ts DESC, l.request_id LIMIT {self._dialect.param}"
         )
-        return [row_to_record(r[:-1], r[-1]) for r in self._db.execute(sql, [*params, limit])]
+        return self._records(self._db.execute(sql, [*params, limit]))
 
     # -- reports --------------------------------------------------------------------
 
@@ -211,25 +274,55 @@ class SQLLedger:
     def savings(self, by: str, since: float | None = None) -> list[dict[str, Any]]:
         _check_dimensions([by], SAVINGS_DIMENSIONS)
         if by == "lever":
-            (totals,) = self._aggregate([], _LEVER_SQL, since)
-            rows = [
-                {
-                    "lever": lever,
-                    "saved_usd": totals[f"{lever}:saved"],
-                    "requests": totals[f"{lever}:requests"],
-                }
-                for lever in LEVERS
-            ]
-            # stable sort: levers that saved the same keep pipeline order
-            return sorted(rows, key=lambda r: -r["saved_usd"])
-        rows = self._aggregate([by], _SAVINGS_SQL, since)
+            return self._savings_by_lever(since)
+        rows = self._aggregate([by], {m: _COMMON_SQL[m] for m in SAVINGS_GROUP_BASE}, since)
+        per_lever = self._lever_sums([by], since)
+        columns = [lever_column(lever) for lever in ordered_levers(k[1] for k in per_lever)]
+        for row in rows:
+            for column in columns:
+                row[column] = ZERO
+        by_key = {row[by]: row for row in rows}
+        for (key, lever), (saved, _count) in per_lever.items():
+            by_key[key][lever_column(lever)] = saved
         return sorted(rows, key=lambda r: (-r["saved_usd"], _group_order(r, [by])))
 
+    def _savings_by_lever(self, since: float | None) -> list[dict[str, Any]]:
+        sums = {lever: value for (lever,), value in self._lever_sums([], since).items()}
+        rows = [
+            {"lever": lever, "saved_usd": saved, "requests": count}
+            for lever in ordered_levers(sums)
+            for saved, count in [sums.get(lever, (ZERO, 0))]
+        ]
+        # stable sort: levers that saved the same keep pipeline order
+        return sorted(rows, key=lambda r: -r["saved_usd"])
+
+    def _lever_sums(
+        self, by: list[str], since: float | None
+    ) -> dict[tuple[Any, ...], tuple[Decimal, int]]:
+        """``{(*group keys, lever): (saved, requests it saved on)}`` from ledger_savings."""
+        keys = [_DIMENSION_SQL[d] for d in by]
+        whole, remainder = sum_sql("s.saved_pusd")
+        selects = [*keys, "s.lever", whole, remainder,
+                   "SUM(CASE WHEN s.saved_pusd > 0 THEN 1 ELSE 0 END)"]  # fmt: skip
+        where, params = self._since(since)
+        sql = (
+            f"SELECT {', '.join(selects)} FROM ledger_savings s "
+            f"JOIN ledger l ON l.request_id = s.request_id{where} "
+            f"GROUP BY {', '.join(str(i + 1) for i in range(len(by) + 1))}"
+        )
+        n = len(by) + 1
+        return {
+            tuple(row[:n]): (from_sums(row[n], row[n + 1]), int(row[n + 2]))
+            for row in self._db.execute(sql, params)
+        }
+
     def _aggregate(
-        self, by: list[str], metrics: dict[str, str], since: float | None
+        self, by: list[str], metrics: dict[str, _Metric], since: float | None
     ) -> list[dict[str, Any]]:
         keys = [self._dialect.utc_day("l.ts") if d == "day" else _DIMENSION_SQL[d] for d in by]
-        selects = [*keys, *(f"COALESCE({expr}, 0)" for expr in metrics.values())]
+        selects = list(keys)
+        for expr, is_money in metrics.values():
+            selects.extend(sum_sql(expr) if is_money else [f"COALESCE({expr}, 0)"])
         sql = f"SELECT {', '.join(selects)} FROM ledger l"
         if "tag" in by:
             sql += " LEFT JOIN ledger_tags t ON t.request_id = l.request_id"
@@ -237,11 +330,22 @@ class SQLLedger:
         sql += where
         if by:
             sql += " GROUP BY " + ", ".join(str(i + 1) for i in range(len(by)))
-        names = [*by, *metrics]
-        return [
-            {name: _clean(name, value) for name, value in zip(names, row, strict=True)}
-            for row in self._db.execute(sql, params)
-        ]
+        return [self._metric_row(by, metrics, row) for row in self._db.execute(sql, params)]
+
+    @staticmethod
+    def _metric_row(
+        by: list[str], metrics: dict[str, _Metric], row: Sequence[Any]
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = dict(zip(by, row, strict=False))
+        i = len(by)
+        for name, (_, is_money) in metrics.items():
+            if is_money:
+                result[name] = from_sums(row[i], row[i + 1])
+                i += 2
+            else:
+                result[name] = int(row[i])  # PostgreSQL sums integers as NUMERIC
+                i += 1
+        return result
 
     def _since(self, since: float | None) -> tuple[str, list[Any]]:
         if since is None:
@@ -250,13 +354,6 @@ class SQLLedger:
 
     def close(self) -> None:
         self._db.close()
-
-
-def _clean(name: str, value: Any) -> Any:
-    # SQLite's COALESCE(SUM(NULL), 0) is the integer 0; money is always a float.
-    if name.endswith("_usd") or name.endswith(":saved"):
-        return round(float(value), _MONEY_DIGITS)
-    return value
 
 
 def _check_dimensions(by: list[str], allowed: tuple[str, ...]) -> None:
