@@ -6,6 +6,7 @@ import click
 
 from .budgets_cmd import budgets
 from .cache_cmd import cache
+from .config_cmd import config
 from .demo_cmd import demo
 from .emulator_cmd import emulator
 from .keys_cmd import keys
@@ -19,5 +20,5 @@ def cli() -> None:
     """tokenthrift: cut LLM API spend and prove every dollar saved."""
 
 
-for command in (serve, emulator, demo, report, cache, keys, budgets):
+for command in (serve, config, emulator, demo, report, cache, keys, budgets):
     cli.add_command(command)
