@@ -8,7 +8,12 @@ server edge, never a stack trace.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+from .redaction import redact
+
+if TYPE_CHECKING:
+    from .types import Usage
 
 ErrorKind = Literal[
     "invalid_request",  # 400
@@ -51,6 +56,9 @@ class GatewayError(Exception):
         retry_after: float | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
+        # Every message a client or a log can see passes here: an upstream's error text
+        # may echo the gateway's provider key.
+        message = redact(message)
         super().__init__(message)
         self.kind: ErrorKind = kind
         self.message = message
@@ -89,6 +97,25 @@ class UpstreamError(GatewayError):
     ) -> None:
         super().__init__(kind, message, status=status, retry_after=retry_after, code=code)
         self.body = body
+
+
+class InvalidUpstreamUsage(UpstreamError):
+    """The upstream answered, but its usage figures cannot be billed: not integers,
+    negative, beyond ``MAX_USAGE_TOKENS`` or inconsistent (reasoning > output).
+
+    The call happened and may have been billed upstream, so it is never retried or
+    sent to a fallback (that would bill twice). ``estimated_usage`` is the gateway's
+    local count of the exchange (None when not known); the ledger row records it as
+    estimated, never with a cost derived from the upstream's figures.
+    """
+
+    def __init__(self, message: str, *, estimated_usage: Usage | None = None) -> None:
+        super().__init__(message, status=502, kind="upstream", code="invalid_upstream_usage")
+        self.estimated_usage = estimated_usage
+
+    @property
+    def retryable(self) -> bool:
+        return False
 
 
 class StreamInterrupted(Exception):

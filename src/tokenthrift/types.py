@@ -75,6 +75,32 @@ class Tool:
 
 
 @dataclass(slots=True)
+class WireNotes:
+    """What the gateway's wire parsers noted about a request for same-wire pass-through.
+
+    Only ``tokenthrift.wire`` parsers write these, from fields they validated; no client
+    key maps here (a client body key starting with "_" is rejected), so a client cannot
+    set gateway state such as which field carries the output limit.
+    """
+
+    # The OpenAI client sent the deprecated ``max_tokens`` (not max_completion_tokens).
+    legacy_max_tokens: bool = False
+    # OpenAI function tools the client marked ``strict`` (Tool has no such field).
+    strict_tools: list[str] = field(default_factory=list)
+    # Anthropic server tools (web search, bash...): typed, run at Anthropic.
+    server_tools: list[dict[str, Any]] = field(default_factory=list)
+
+    def affecting_answer(self) -> dict[str, Any]:
+        """The notes that can change the model's answer (cache keys include these)."""
+        out: dict[str, Any] = {}
+        if self.strict_tools:
+            out["strict_tools"] = sorted(self.strict_tools)
+        if self.server_tools:
+            out["server_tools"] = self.server_tools
+        return out
+
+
+@dataclass(slots=True)
 class ChatRequest:
     """A chat request as the client asked for it, independent of wire format.
 
@@ -110,7 +136,9 @@ class ChatRequest:
     include_usage: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
     source_format: WireFormat = "openai"
+    # Client parameters with no canonical field, verbatim (never gateway state).
     extra: dict[str, Any] = field(default_factory=dict)
+    wire_notes: WireNotes = field(default_factory=WireNotes)
 
     @property
     def system_text(self) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 from ..errors import StreamInterrupted
 from ..types import ChatRequest, ChatResponse, StreamEvent, WireFormat
 from ..wire import anthropic_messages
+from ..wire._usage import token_count
 from .transport import UpstreamReply
 from .wire_provider import WireProvider, _json_object, sse_data
 
@@ -37,7 +38,7 @@ class AnthropicProvider(WireProvider):
         reply = await self._post("/v1/messages/count_tokens", counted, timeout)
         body = _json_object(await reply.read())
         await reply.aclose()
-        return int(body.get("input_tokens", 0))
+        return token_count(body, "input_tokens", "count_tokens")
 
     def parse_response(self, body: dict[str, Any]) -> ChatResponse:
         return anthropic_messages.parse_upstream_response(body)

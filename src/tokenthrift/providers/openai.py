@@ -16,6 +16,8 @@ from ..types import (
     WireFormat,
 )
 from ..wire import openai_chat
+from ..wire._upstream_fields import malformed, up_dicts, up_int, up_list, up_str
+from ..wire._usage import token_count, usage_object
 from .transport import UpstreamReply
 from .wire_provider import WireProvider, _json_object, sse_data
 
@@ -56,10 +58,18 @@ class OpenAIProvider(WireProvider):
         reply = await self._post("/embeddings", payload, timeout)
         body = _json_object(await reply.read())
         await reply.aclose()
-        data = sorted(body.get("data", []), key=lambda d: d.get("index", 0))
-        usage = body.get("usage") or {}
         return EmbeddingResponse(
-            model=str(body.get("model", model)),
-            vectors=[d["embedding"] for d in data],
-            input_tokens=int(usage.get("prompt_tokens", 0)),
+            model=up_str(body.get("model"), "model") or model,
+            vectors=_vectors(body.get("data")),
+            input_tokens=token_count(usage_object(body.get("usage"), "usage"), "prompt_tokens",
+                                     "usage"),
         )
+
+
+def _vectors(data: object) -> list[list[float]]:
+    items = sorted(up_dicts(data, "data"), key=lambda d: up_int(d.get("index"), "data[].index"))
+    vectors = [up_list(d.get("embedding"), "data[].embedding") for d in items]
+    for vector in vectors:
+        if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in vector):
+            raise malformed("data[].embedding holds a non-number")
+    return vectors

@@ -7,16 +7,19 @@ from typing import Any
 
 import orjson
 
-from ..errors import StreamInterrupted, UpstreamError
-from ..tokens import count_chat
+from ..errors import InvalidUpstreamUsage, StreamInterrupted, UpstreamError
+from ..redaction import install_log_filter, register_secret
+from ..tokens import count_chat, count_text
 from ..types import (
     ChatRequest,
     ChatResponse,
     EmbeddingRequest,
     EmbeddingResponse,
     StreamEvent,
+    Usage,
     WireFormat,
 )
+from ..wire._fields import MAX_JSON_DEPTH, nesting_exceeds
 from ..wire.sse import SSEDecoder
 from .errors import upstream_error
 from .transport import Transport, UpstreamReply
@@ -43,6 +46,7 @@ class WireProvider:
         self._path_prefix = path_prefix.rstrip("/")
         self._headers = {"content-type": "application/json", **self.auth_headers(api_key)}
         self._headers.update(headers or {})
+        _register_secrets(api_key, headers or {})
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
@@ -80,7 +84,12 @@ class WireProvider:
             raise UpstreamError(f"upstream connection cut: {exc}", status=502) from exc
         finally:
             await reply.aclose()
-        return self.parse_response(_json_object(body))
+        parsed = _json_object(body)
+        try:
+            return self.parse_response(parsed)
+        except InvalidUpstreamUsage as bad:
+            bad.estimated_usage = self._estimate_usage(request, model, parsed)
+            raise
 
     async def open_stream(
         self, request: ChatRequest, model: str, *, timeout: float
@@ -119,6 +128,34 @@ class WireProvider:
     async def aclose(self) -> None:
         await self.transport.aclose()
 
+    def _estimate_usage(
+        self, request: ChatRequest, model: str, body: dict[str, Any]
+    ) -> Usage | None:
+        """Local token counts for a reply whose usage could not be trusted."""
+        try:
+            response = self.parse_response({**body, "usage": None})
+        except UpstreamError:
+            return None
+        prompt = count_chat([(m.role, m.text) for m in request.messages], model)
+        output = "".join(
+            choice.message.text + "".join(c.name + c.arguments for c in choice.message.tool_calls)
+            for choice in response.choices
+        )
+        return Usage(input_tokens=prompt, output_tokens=count_text(output, model))
+
+
+# Header names whose values are credentials (Azure ``api-key``, custom gateways' tokens).
+_SECRET_HEADER_WORDS = ("key", "auth", "token", "secret")
+
+
+def _register_secrets(api_key: str | None, headers: Mapping[str, str]) -> None:
+    """Provider credentials are redacted from client-facing errors and logs."""
+    register_secret(api_key)
+    for name, value in headers.items():
+        if any(word in name.lower() for word in _SECRET_HEADER_WORDS):
+            register_secret(value.removeprefix("Bearer ").strip())
+    install_log_filter()
+
 
 async def sse_data(reply: UpstreamReply) -> AsyncIterator[tuple[str | None, dict[str, Any] | None]]:
     """Decode an SSE body into (event name, JSON data); ``None`` data marks ``[DONE]``."""
@@ -130,9 +167,12 @@ async def sse_data(reply: UpstreamReply) -> AsyncIterator[tuple[str | None, dict
                     yield event, None
                     continue
                 try:
-                    yield event, orjson.loads(data)
+                    parsed = orjson.loads(data)
                 except orjson.JSONDecodeError:
                     raise StreamInterrupted("upstream sent malformed stream data") from None
+                if not isinstance(parsed, dict) or nesting_exceeds(parsed):
+                    raise StreamInterrupted("upstream sent malformed stream data")
+                yield event, parsed
     finally:
         await reply.aclose()
 
@@ -144,4 +184,8 @@ def _json_object(body: bytes) -> dict[str, Any]:
         raise UpstreamError("upstream returned invalid JSON", status=502) from None
     if not isinstance(parsed, dict):
         raise UpstreamError("upstream returned an unexpected JSON shape", status=502)
+    if nesting_exceeds(parsed):
+        raise UpstreamError(
+            f"upstream returned JSON nested deeper than {MAX_JSON_DEPTH} levels", status=502
+        )
     return parsed

@@ -5,7 +5,7 @@ own metadata (OpenAI ``user``/``safety_identifier``/``metadata``, Anthropic
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from ..types import Attribution, ChatRequest
 
@@ -37,30 +37,60 @@ def attribution_for(headers: Mapping[str, str], request: ChatRequest | None) -> 
     tags = _split_tags(tags_header) if tags_header is not None else _meta_tags(meta.get("tags"))
     return Attribution(
         key_id=key_id(client_key(headers)),
-        team=headers.get(_HEADER + "team") or _text(meta.get("team")),
-        user=headers.get(_HEADER + "user")
-        or _text(meta.get("user"))
-        or _text(meta.get("safety_identifier"))
-        or _text(meta.get("user_id")),
-        customer=headers.get(_HEADER + "customer") or _text(meta.get("customer")),
+        team=_first(headers.get(_HEADER + "team"), meta.get("team")),
+        user=_first(
+            headers.get(_HEADER + "user"),
+            meta.get("user"),
+            meta.get("safety_identifier"),
+            meta.get("user_id"),
+        ),
+        customer=_first(headers.get(_HEADER + "customer"), meta.get("customer")),
         tags=tags,
-        task=headers.get(_HEADER + "task") or _text(meta.get("task")),
+        task=_first(headers.get(_HEADER + "task"), meta.get("task")),
     )
 
 
+# Every attribution value, from a header or from the body, is cut to this many
+# characters, and a request carries at most MAX_TAGS distinct tags: the values land in
+# ledger columns, budget scopes and report groupings, all of which a client controls.
+MAX_ATTRIBUTION_CHARS = 256
+MAX_TAGS = 32
+
+
+def _first(*candidates: object) -> str | None:
+    for candidate in candidates:
+        value = _text(candidate)
+        if value is not None:
+            return value
+    return None
+
+
 def _text(value: object) -> str | None:
-    if value is None or value == "":
+    if value is None or isinstance(value, dict | list):
         return None
-    return str(value)[:256]
+    text = str(value).strip()[:MAX_ATTRIBUTION_CHARS]
+    return text or None
 
 
 def _split_tags(value: str) -> list[str]:
-    return [t.strip()[:128] for t in value.split(",") if t.strip()]
+    return _tags(value.split(","))
 
 
 def _meta_tags(value: object) -> list[str]:
     if isinstance(value, str):
         return _split_tags(value)
     if isinstance(value, list):
-        return [str(t)[:128] for t in value if str(t).strip()]
+        return _tags(value)
     return []
+
+
+def _tags(values: Iterable[object]) -> list[str]:
+    """Distinct non-empty tags in first-seen order, at most ``MAX_TAGS``."""
+    kept: dict[str, None] = {}
+    for value in values:
+        tag = _text(value)
+        if tag is not None:
+            kept.setdefault(tag)
+            if len(kept) == MAX_TAGS:
+                break
+    return list(kept)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -11,9 +12,53 @@ from starlette.responses import Response
 from ..errors import GatewayError, InvalidRequest
 from ..types import WireFormat
 from ..wire import anthropic_messages, openai_chat
+from ..wire._fields import MAX_JSON_DEPTH, nesting_exceeds
+
+# How long a client may take to send its whole body once the headers are in. Without it
+# a client that stops sending holds a connection and a task forever (slowloris).
+BODY_READ_TIMEOUT_S = 60.0
 
 
-async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
+async def read_json(
+    request: Request,
+    max_bytes: int,
+    *,
+    max_depth: int = MAX_JSON_DEPTH,
+    timeout_s: float = BODY_READ_TIMEOUT_S,
+) -> dict[str, Any]:
+    """The request body as a JSON object, or a ``GatewayError`` (400, 408, 413).
+
+    Nesting is bounded here, before any part of the gateway walks the body recursively.
+    """
+    try:
+        async with asyncio.timeout(timeout_s):
+            body = await _read_body(request, max_bytes)
+    except TimeoutError:
+        raise GatewayError(
+            "invalid_request",
+            f"request body not received within {timeout_s:g}s",
+            status=408,
+            code="request_timeout",
+        ) from None
+    if not body:
+        raise InvalidRequest("request body is empty; expected a JSON object")
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(
+            f"request body is not valid JSON: {exc.msg} at position {exc.pos}"
+        ) from None
+    if not isinstance(parsed, dict):
+        raise InvalidRequest("request body must be a JSON object")
+    if nesting_exceeds(parsed, max_depth):
+        raise InvalidRequest(
+            f"request body nests objects and arrays deeper than {max_depth} levels",
+            code="nesting_too_deep",
+        )
+    return parsed
+
+
+async def _read_body(request: Request, max_bytes: int) -> bytearray:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise GatewayError("request_too_large", f"request body exceeds {max_bytes} bytes")
@@ -27,15 +72,7 @@ async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
         # The client went away (or sent a malformed body the server gave up on): bad
         # input, not a gateway bug; nobody is left to read the answer.
         raise InvalidRequest("client disconnected before sending the whole body") from None
-    if not body:
-        raise InvalidRequest("request body is empty; expected a JSON object")
-    try:
-        parsed = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"request body is not valid JSON: {exc.msg} at position {exc.pos}") from None
-    if not isinstance(parsed, dict):
-        raise InvalidRequest("request body must be a JSON object")
-    return parsed
+    return body
 
 
 def error_response(error: GatewayError, wire_format: WireFormat) -> Response:
@@ -43,5 +80,9 @@ def error_response(error: GatewayError, wire_format: WireFormat) -> Response:
     headers = dict(error.headers)
     if error.retry_after is not None:
         headers["retry-after"] = str(max(1, round(error.retry_after)))
-    return Response(orjson.dumps(wire.render_error(error)), status_code=error.status,
-                    media_type="application/json", headers=headers)
+    return Response(
+        orjson.dumps(wire.render_error(error)),
+        status_code=error.status,
+        media_type="application/json",
+        headers=headers,
+    )

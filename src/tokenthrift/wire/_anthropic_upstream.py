@@ -33,8 +33,9 @@ from tokenthrift.wire._fields import (
     loads_object,
     passthrough,
     split_data_url,
-    wire_notes,
 )
+from tokenthrift.wire._upstream_fields import up_dict, up_dicts, up_int, up_str
+from tokenthrift.wire._usage import at_most, consistent, token_count, usage_object
 
 # max_tokens is required by Anthropic; OpenAI clients may leave it out.
 DEFAULT_MAX_TOKENS = 4096
@@ -69,24 +70,32 @@ def stop_reason_for(finish: FinishReason | None, stop_sequence: str | None = Non
 # --------------------------------------------------------------------------- usage
 
 
-def usage_from_anthropic(d: dict[str, Any]) -> Usage:
-    """Anthropic usage -> canonical (``input_tokens`` is already uncached)."""
-    breakdown = d.get("cache_creation") or {}
-    write_1h = breakdown.get("ephemeral_1h_input_tokens") or 0
-    total_write = d.get("cache_creation_input_tokens")
-    if total_write is None:
-        write_5m = breakdown.get("ephemeral_5m_input_tokens") or 0
+def usage_from_anthropic(d: Any) -> Usage:
+    """Anthropic usage -> canonical (``input_tokens`` is already uncached).
+
+    Raises ``InvalidUpstreamUsage`` for figures that cannot be billed.
+    """
+    d = usage_object(d, "usage")
+    breakdown = usage_object(d.get("cache_creation"), "usage.cache_creation")
+    write_1h = token_count(breakdown, "ephemeral_1h_input_tokens", "usage.cache_creation")
+    if d.get("cache_creation_input_tokens") is None:
+        write_5m = token_count(breakdown, "ephemeral_5m_input_tokens", "usage.cache_creation")
     else:
         # The total is authoritative; without a breakdown (older API versions, message_delta
         # overrides) writes are 5-minute ones, the default TTL.
-        write_5m = max(total_write - write_1h, 0)
-    return Usage(
-        input_tokens=d.get("input_tokens") or 0,
-        cache_read_tokens=d.get("cache_read_input_tokens") or 0,
-        cache_write_5m_tokens=write_5m,
-        cache_write_1h_tokens=write_1h,
-        output_tokens=d.get("output_tokens") or 0,
-        reasoning_tokens=(d.get("output_tokens_details") or {}).get("thinking_tokens") or 0,
+        total_write = token_count(d, "cache_creation_input_tokens", "usage")
+        at_most(write_1h, total_write, "1-hour cache writes exceed all cache writes")
+        write_5m = total_write - write_1h
+    details = usage_object(d.get("output_tokens_details"), "usage.output_tokens_details")
+    return consistent(
+        Usage(
+            input_tokens=token_count(d, "input_tokens", "usage"),
+            cache_read_tokens=token_count(d, "cache_read_input_tokens", "usage"),
+            cache_write_5m_tokens=write_5m,
+            cache_write_1h_tokens=write_1h,
+            output_tokens=token_count(d, "output_tokens", "usage"),
+            reasoning_tokens=token_count(details, "thinking_tokens", "usage.output_tokens_details"),
+        )
     )
 
 
@@ -120,8 +129,7 @@ def build_upstream_request(request: ChatRequest, model: str) -> dict[str, Any]:
         body["system"] = system
     body["messages"] = _render_messages(request.messages)
     _put_sampling(request, body, same_wire)
-    server_tools = wire_notes(request.extra).get("server_tools") if same_wire else None
-    _put_tools(request, body, server_tools or [])
+    _put_tools(request, body, request.wire_notes.server_tools if same_wire else [])
     user = request.metadata.get("user_id") or request.metadata.get("user")
     if isinstance(user, str):
         body["metadata"] = {"user_id": user}
@@ -311,31 +319,39 @@ def _tool(tool: Tool) -> dict[str, Any]:
 
 
 def parse_upstream_response(body: dict[str, Any]) -> ChatResponse:
-    """An upstream ``message`` -> ``ChatResponse``."""
+    """An upstream ``message`` -> ``ChatResponse``.
+
+    Raises ``UpstreamError`` (502) for a reply of the wrong shape and
+    ``InvalidUpstreamUsage`` for usage that cannot be billed.
+    """
     parts: list[ContentPart] = []
     calls: list[ToolCall] = []
-    for block in body.get("content") or []:
+    for i, block in enumerate(up_dicts(body.get("content"), "content")):
         kind = block.get("type")
         if kind == "text":
-            parts.append(TextPart(block.get("text") or ""))
+            parts.append(TextPart(up_str(block.get("text"), f"content[{i}].text")))
         elif kind == "tool_use":
-            calls.append(
-                ToolCall(
-                    block.get("id") or "",
-                    block.get("name") or "",
-                    compact_json(block.get("input") or {}),
-                )
-            )
+            calls.append(_tool_call(block, f"content[{i}]"))
         # thinking / redacted_thinking / server-tool blocks have no canonical place.
-    extra = {"stop_sequence": body["stop_sequence"]} if body.get("stop_sequence") else {}
+    stop_sequence = up_str(body.get("stop_sequence"), "stop_sequence")
+    extra = {"stop_sequence": stop_sequence} if stop_sequence else {}
     message = Message(role="assistant", content=parts, tool_calls=calls)
+    finish = finish_from_anthropic(up_str(body.get("stop_reason"), "stop_reason") or None)
     return ChatResponse(
-        id=body.get("id") or "",
-        model=body.get("model") or "",
-        choices=[Choice(0, message, finish_from_anthropic(body.get("stop_reason")))],
-        usage=usage_from_anthropic(body.get("usage") or {}),
+        id=up_str(body.get("id"), "id"),
+        model=up_str(body.get("model"), "model"),
+        choices=[Choice(0, message, finish)],
+        usage=usage_from_anthropic(body.get("usage")),
         created=int(time.time()),  # Anthropic messages carry no timestamp
         extra=extra,
+    )
+
+
+def _tool_call(block: dict[str, Any], where: str) -> ToolCall:
+    return ToolCall(
+        up_str(block.get("id"), f"{where}.id"),
+        up_str(block.get("name"), f"{where}.name"),
+        compact_json(up_dict(block.get("input"), f"{where}.input")),
     )
 
 
@@ -358,12 +374,15 @@ class UpstreamStreamParser:
         if kind == "content_block_start":
             return self._block_start(data)
         if kind == "message_start":
-            message = data.get("message") or {}
-            self._start_usage = message.get("usage") or {}
+            message = up_dict(data.get("message"), "message_start.message")
+            self._start_usage = usage_object(message.get("usage"), "message_start.usage")
             usage = usage_from_anthropic(self._start_usage)
             return [
                 StreamStart(
-                    message.get("id") or "", message.get("model") or "", int(time.time()), usage
+                    up_str(message.get("id"), "message_start.message.id"),
+                    up_str(message.get("model"), "message_start.message.model"),
+                    int(time.time()),
+                    usage,
                 )
             ]
         if kind == "message_delta":
@@ -373,35 +392,53 @@ class UpstreamStreamParser:
         return []  # ping, content_block_stop, message_stop, future event types
 
     def _block_start(self, data: dict[str, Any]) -> list[StreamEvent]:
-        block = data.get("content_block") or {}
-        index = data.get("index", 0)
+        block = up_dict(data.get("content_block"), "content_block_start.content_block")
+        index = _block_index(data)
         if block.get("type") == "text":
             self._blocks[index] = -1
-            return [TextDelta(block["text"])] if block.get("text") else []
+            text = up_str(block.get("text"), "content_block_start.content_block.text")
+            return [TextDelta(text)] if text else []
         if block.get("type") == "tool_use":
             self._blocks[index] = tool_index = self._tools
             self._tools += 1
             # ``input`` is {} here; the arguments arrive as input_json_delta pieces.
-            start_input = block.get("input")
+            start_input = up_dict(block.get("input"), "content_block_start.content_block.input")
             arguments = compact_json(start_input) if start_input else ""
             return [
-                ToolCallDelta(tool_index, arguments, id=block.get("id"), name=block.get("name"))
+                ToolCallDelta(
+                    tool_index,
+                    arguments,
+                    id=up_str(block.get("id"), "content_block_start.content_block.id") or None,
+                    name=up_str(block.get("name"), "content_block_start.content_block.name")
+                    or None,
+                )
             ]
         return []  # thinking, redacted_thinking, server_tool_use, *_tool_result
 
     def _delta(self, data: dict[str, Any]) -> list[StreamEvent]:
-        target = self._blocks.get(data.get("index", 0))
-        delta = data.get("delta") or {}
+        target = self._blocks.get(_block_index(data))
+        delta = up_dict(data.get("delta"), "content_block_delta.delta")
         kind = delta.get("type")
-        if target == -1 and kind == "text_delta" and delta.get("text"):
-            return [TextDelta(delta["text"])]
+        if target == -1 and kind == "text_delta":
+            text = up_str(delta.get("text"), "content_block_delta.delta.text")
+            return [TextDelta(text)] if text else []
         if target is not None and target >= 0 and kind == "input_json_delta":
-            return [ToolCallDelta(target, delta.get("partial_json") or "")]
+            return [
+                ToolCallDelta(
+                    target, up_str(delta.get("partial_json"), "content_block_delta.partial_json")
+                )
+            ]
         return []  # thinking_delta, signature_delta, citations_delta
 
     def _message_delta(self, data: dict[str, Any]) -> list[StreamEvent]:
         # message_delta usage counts are cumulative totals: they override message_start's.
-        delta_usage = {k: v for k, v in (data.get("usage") or {}).items() if v is not None}
+        raw = usage_object(data.get("usage"), "message_delta.usage")
+        delta_usage = {k: v for k, v in raw.items() if v is not None}
         usage = usage_from_anthropic({**self._start_usage, **delta_usage})
-        finish = finish_from_anthropic((data.get("delta") or {}).get("stop_reason"))
+        delta = up_dict(data.get("delta"), "message_delta.delta")
+        finish = finish_from_anthropic(up_str(delta.get("stop_reason"), "stop_reason") or None)
         return [StreamFinish(finish), StreamUsage(usage)]
+
+
+def _block_index(data: dict[str, Any]) -> int:
+    return up_int(data.get("index"), "content block index")

@@ -15,11 +15,12 @@ import orjson
 from tokenthrift.errors import InvalidRequest
 from tokenthrift.types import CacheTTL
 
-# Keys of ``ChatRequest.extra`` starting with this prefix are annotations the wire
-# layer keeps for its own pass-through (e.g. OpenAI ``strict`` tools); they are never
-# sent upstream as parameters.
+# Body keys starting with this prefix are reserved: neither provider defines one, and
+# the gateway once kept its own notes under ``_wire`` in the same dict as client
+# parameters (a client could set them). A client key with this prefix is a 400.
 PRIVATE_PREFIX = "_"
-# extra[WIRE_NOTES] holds those annotations as one dict.
+# No longer written (the notes live in ``ChatRequest.wire_notes``); kept so importers
+# still load while they move to ``wire_notes.affecting_answer()``.
 WIRE_NOTES = "_wire"
 
 
@@ -183,9 +184,23 @@ def data_url(media_type: str | None, data: str) -> str:
     return f"data:{media_type or 'application/octet-stream'};base64,{data}"
 
 
-def wire_notes(extra: dict[str, Any]) -> dict[str, Any]:
-    notes = extra.get(WIRE_NOTES)
-    return notes if isinstance(notes, dict) else {}
+def client_extra(body: dict[str, Any], canonical: frozenset[str]) -> dict[str, Any]:
+    """The client's parameters with no canonical field, kept verbatim for pass-through.
+
+    Reserved (``_``-prefixed) keys are refused rather than dropped: a client sending
+    one is probing or confused, and silently ignoring it would hide either.
+    """
+    extra: dict[str, Any] = {}
+    for key, value in body.items():
+        if key.startswith(PRIVATE_PREFIX):
+            raise InvalidRequest(
+                f"Unrecognized request argument supplied: '{key}' (parameters starting "
+                f"with '{PRIVATE_PREFIX}' are reserved).",
+                param=key,
+            )
+        if key not in canonical:
+            extra[key] = value
+    return extra
 
 
 def passthrough(extra: dict[str, Any], body: dict[str, Any]) -> None:
@@ -193,3 +208,31 @@ def passthrough(extra: dict[str, Any], body: dict[str, Any]) -> None:
     for key, value in extra.items():
         if not key.startswith(PRIVATE_PREFIX) and key not in body:
             body[key] = value
+
+
+# How deep client and upstream JSON may nest (objects and arrays). Real requests stay
+# far below it (a tool schema with nested objects is ~10 deep); the limit exists because
+# recursive walks of the request (deepcopy, json.dumps, cache keys) hit Python's
+# recursion limit near 1,000 and a RecursionError is a 500.
+MAX_JSON_DEPTH = 64
+
+
+def nesting_exceeds(value: Any, max_depth: int = MAX_JSON_DEPTH) -> bool:
+    """Whether JSON ``value`` nests arrays/objects deeper than ``max_depth``.
+
+    Iterative on purpose: the point is to refuse what would make a recursive walk
+    (deepcopy, json.dumps, cache-key canonicalisation) hit Python's recursion limit.
+    """
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > max_depth:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False

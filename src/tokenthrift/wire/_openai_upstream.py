@@ -7,6 +7,7 @@ DeepSeek...); their known deviations are handled where noted.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from tokenthrift.errors import ErrorKind, UpstreamError
@@ -28,7 +29,9 @@ from tokenthrift.types import (
     ToolCallDelta,
     Usage,
 )
-from tokenthrift.wire._fields import data_url, passthrough, wire_notes
+from tokenthrift.wire._fields import data_url, passthrough
+from tokenthrift.wire._upstream_fields import malformed, up_dict, up_dicts, up_int, up_str
+from tokenthrift.wire._usage import at_most, consistent, token_count, usage_object
 
 _FINISH: dict[str, FinishReason] = {
     "stop": "stop",
@@ -47,19 +50,30 @@ def finish_from_openai(value: str | None) -> FinishReason | None:
 # --------------------------------------------------------------------------- usage
 
 
-def usage_from_openai(d: dict[str, Any]) -> Usage:
-    """OpenAI usage -> canonical; ``prompt_tokens`` includes ``cached_tokens``."""
-    prompt = d.get("prompt_tokens") or 0
-    cached = (d.get("prompt_tokens_details") or {}).get("cached_tokens")
-    if cached is None:
+def usage_from_openai(d: Any) -> Usage:
+    """OpenAI usage -> canonical; ``prompt_tokens`` includes ``cached_tokens``.
+
+    Raises ``InvalidUpstreamUsage`` for figures that cannot be billed.
+    """
+    d = usage_object(d, "usage")
+    prompt = token_count(d, "prompt_tokens", "usage")
+    details = usage_object(d.get("prompt_tokens_details"), "usage.prompt_tokens_details")
+    if details.get("cached_tokens") is not None:
+        cached = token_count(details, "cached_tokens", "usage.prompt_tokens_details")
+    else:
         # DeepSeek's OpenAI-compatible API reports cache hits at the top level.
-        cached = d.get("prompt_cache_hit_tokens") or 0
-    details = d.get("completion_tokens_details") or {}
-    return Usage(
-        input_tokens=max(prompt - cached, 0),
-        cache_read_tokens=cached,
-        output_tokens=d.get("completion_tokens") or 0,
-        reasoning_tokens=details.get("reasoning_tokens") or 0,
+        cached = token_count(d, "prompt_cache_hit_tokens", "usage")
+    at_most(cached, prompt, "cached tokens exceed prompt tokens")
+    output = usage_object(d.get("completion_tokens_details"), "usage.completion_tokens_details")
+    return consistent(
+        Usage(
+            input_tokens=prompt - cached,
+            cache_read_tokens=cached,
+            output_tokens=token_count(d, "completion_tokens", "usage"),
+            reasoning_tokens=token_count(
+                output, "reasoning_tokens", "usage.completion_tokens_details"
+            ),
+        )
     )
 
 
@@ -82,12 +96,13 @@ def usage_to_openai(u: Usage) -> dict[str, Any]:
 def build_upstream_request(request: ChatRequest, model: str) -> dict[str, Any]:
     """The body to POST to an OpenAI-protocol upstream's ``/chat/completions``."""
     same_wire = request.source_format == "openai"
-    notes = wire_notes(request.extra) if same_wire else {}
+    notes = request.wire_notes
     body: dict[str, Any] = {"model": model, "messages": _render_messages(request.messages)}
     if request.max_tokens is not None:
-        body[notes.get("max_tokens_field", "max_completion_tokens")] = request.max_tokens
+        legacy = same_wire and notes.legacy_max_tokens
+        body["max_tokens" if legacy else "max_completion_tokens"] = request.max_tokens
     _put_sampling(request, body)
-    _put_tools(request, body, notes.get("strict_tools") or ())
+    _put_tools(request, body, notes.strict_tools if same_wire else ())
     _put_identity(request, body, same_wire)
     if request.stream:
         body["stream"] = True
@@ -133,7 +148,7 @@ def effort_for_budget(budget: int) -> str:
     return "high"
 
 
-def _put_tools(request: ChatRequest, body: dict[str, Any], strict: Any) -> None:
+def _put_tools(request: ChatRequest, body: dict[str, Any], strict: Collection[str]) -> None:
     # OpenAI rejects tool_choice / parallel_tool_calls when no tools are given.
     if not request.tools:
         return
@@ -247,43 +262,62 @@ def tool_call_json(call: ToolCall) -> dict[str, Any]:
 
 
 def parse_upstream_response(body: dict[str, Any]) -> ChatResponse:
-    """An upstream ``chat.completion`` -> ``ChatResponse``."""
-    choices = [_choice(raw, i) for i, raw in enumerate(body.get("choices") or [])]
+    """An upstream ``chat.completion`` -> ``ChatResponse``.
+
+    Raises ``UpstreamError`` (502) for a reply of the wrong shape and
+    ``InvalidUpstreamUsage`` for usage that cannot be billed (checked last, so the
+    rest of the reply is known to be well formed).
+    """
+    choices = [_choice(raw, i) for i, raw in enumerate(up_dicts(body.get("choices"), "choices"))]
     extra = {k: body[k] for k in ("system_fingerprint", "service_tier") if body.get(k) is not None}
     return ChatResponse(
-        id=body.get("id") or "",
-        model=body.get("model") or "",
+        id=up_str(body.get("id"), "id"),
+        model=up_str(body.get("model"), "model"),
         choices=choices,
-        usage=usage_from_openai(body.get("usage") or {}),
-        created=body.get("created") or 0,
+        usage=usage_from_openai(body.get("usage")),
+        created=up_int(body.get("created"), "created"),
         extra=extra,
     )
 
 
 def _choice(raw: dict[str, Any], position: int) -> Choice:
-    message = raw.get("message") or {}
+    where = f"choices[{position}]"
+    message = up_dict(raw.get("message"), f"{where}.message")
     content = message.get("content")
     if isinstance(content, list):  # some compatible servers answer with parts
-        text = "".join(p.get("text") or "" for p in content if isinstance(p, dict))
+        parts = up_dicts(content, f"{where}.message.content")
+        text = "".join(up_str(p.get("text"), f"{where}.message.content[].text") for p in parts)
     else:
-        text = content or ""
+        text = up_str(content, f"{where}.message.content")
     # A structured-outputs refusal comes in ``refusal`` with null content.
-    text = text or message.get("refusal") or ""
+    text = text or up_str(message.get("refusal"), f"{where}.message.refusal")
     calls = [
-        ToolCall(
-            id=call.get("id") or "",
-            name=(call.get("function") or {}).get("name") or "",
-            arguments=(call.get("function") or {}).get("arguments") or "",
-        )
-        for call in message.get("tool_calls") or []
+        _tool_call(call, f"{where}.message.tool_calls[{i}]")
+        for i, call in enumerate(up_dicts(message.get("tool_calls"), f"{where}.message.tool_calls"))
     ]
     return Choice(
-        index=raw.get("index", position),
+        index=_index(raw.get("index"), f"{where}.index", position),
         message=Message(
             role="assistant", content=[TextPart(text)] if text else [], tool_calls=calls
         ),
-        finish_reason=finish_from_openai(raw.get("finish_reason")),
+        finish_reason=finish_from_openai(up_str(raw.get("finish_reason"), "finish_reason") or None),
     )
+
+
+def _tool_call(call: dict[str, Any], where: str) -> ToolCall:
+    function = up_dict(call.get("function"), f"{where}.function")
+    return ToolCall(
+        id=up_str(call.get("id"), f"{where}.id"),
+        name=up_str(function.get("name"), f"{where}.function.name"),
+        arguments=up_str(function.get("arguments"), f"{where}.function.arguments"),
+    )
+
+
+def _index(value: Any, where: str, default: int) -> int:
+    index = up_int(value, where, default)
+    if index < 0:
+        raise malformed(f"{where} is negative")
+    return index
 
 
 # -------------------------------------------------------------------------- stream
@@ -302,7 +336,7 @@ class UpstreamStreamParser:
     def feed(self, data: dict[str, Any]) -> list[StreamEvent]:
         if data.get("error") is not None:
             raise stream_error(data["error"])
-        choices = data.get("choices") or []
+        choices = up_dicts(data.get("choices"), "chunk.choices")
         usage = data.get("usage")
         # Azure opens with a chunk holding only prompt_filter_results (empty id/model).
         if not choices and not usage:
@@ -311,7 +345,11 @@ class UpstreamStreamParser:
         if not self._started:
             self._started = True
             events.append(
-                StreamStart(data.get("id") or "", data.get("model") or "", data.get("created") or 0)
+                StreamStart(
+                    up_str(data.get("id"), "chunk.id"),
+                    up_str(data.get("model"), "chunk.model"),
+                    up_int(data.get("created"), "chunk.created"),
+                )
             )
         for choice in choices:
             self._choice(choice, events)
@@ -324,33 +362,35 @@ class UpstreamStreamParser:
         return events
 
     def _choice(self, choice: dict[str, Any], events: list[StreamEvent]) -> None:
-        index = choice.get("index", 0)
+        index = _index(choice.get("index"), "chunk.choices[].index", 0)
         self._seen.add(index)
-        delta = choice.get("delta") or {}
+        delta = up_dict(choice.get("delta"), "chunk.choices[].delta")
         for key in ("content", "refusal"):
-            if delta.get(key):
-                events.append(TextDelta(delta[key], index))
-        for call in delta.get("tool_calls") or ():
-            function = call.get("function") or {}
+            text = up_str(delta.get(key), f"chunk.choices[].delta.{key}")
+            if text:
+                events.append(TextDelta(text, index))
+        for call in up_dicts(delta.get("tool_calls"), "chunk.choices[].delta.tool_calls"):
+            function = up_dict(call.get("function"), "chunk.choices[].delta.tool_calls[].function")
             events.append(
                 ToolCallDelta(
                     tool_index=self._tool_index(index, call),
-                    arguments=function.get("arguments") or "",
-                    id=call.get("id"),
-                    name=function.get("name"),
+                    arguments=up_str(function.get("arguments"), "tool_calls[].function.arguments"),
+                    id=up_str(call.get("id"), "tool_calls[].id") or None,
+                    name=up_str(function.get("name"), "tool_calls[].function.name") or None,
                     index=index,
                 )
             )
-        if choice.get("finish_reason"):
+        finish = up_str(choice.get("finish_reason"), "chunk.choices[].finish_reason")
+        if finish:
             self._finished.add(index)
-            events.append(StreamFinish(finish_from_openai(choice["finish_reason"]), index))
+            events.append(StreamFinish(finish_from_openai(finish), index))
 
     def _tool_index(self, index: int, call: dict[str, Any]) -> int:
         if call.get("index") is not None:
-            return int(call["index"])
+            return _index(call["index"], "chunk.choices[].delta.tool_calls[].index", 0)
         # Some OpenAI-compatible servers omit the tool-call index; number calls by id.
         ids = self._call_ids.setdefault(index, [])
-        call_id = call.get("id")
+        call_id = up_str(call.get("id"), "chunk.choices[].delta.tool_calls[].id")
         if call_id and call_id not in ids:
             ids.append(call_id)
         return max(len(ids) - 1, 0)

@@ -44,8 +44,8 @@ from tokenthrift.wire._anthropic_upstream import (
     usage_to_anthropic,
 )
 from tokenthrift.wire._fields import (
-    WIRE_NOTES,
     cache_ttl,
+    client_extra,
     compact_json,
     loads_object,
     opt_bool,
@@ -101,7 +101,7 @@ def parse_request(body: dict[str, Any]) -> ChatRequest:
         max_tokens=max_tokens,
         source_format="anthropic",
     )
-    request.extra = {k: v for k, v in body.items() if k not in _CANONICAL_KEYS}
+    request.extra = client_extra(body, _CANONICAL_KEYS)
     request.temperature = opt_number(body, "temperature", 0, 1)
     request.top_p = opt_number(body, "top_p", 0, 1)
     opt_int(body, "top_k", minimum=0)  # validated here, passed through in extra
@@ -272,8 +272,7 @@ def _parse_tools(value: Any, request: ChatRequest) -> None:
         tool.parameters = require_dict(raw.get("input_schema"), f"{param}.input_schema")
         tool.cache_control = cache_ttl(raw.get("cache_control"), f"{param}.cache_control")
         request.tools.append(tool)
-    if server_tools:
-        request.extra.setdefault(WIRE_NOTES, {})["server_tools"] = server_tools
+    request.wire_notes.server_tools = server_tools
 
 
 def _parse_tool_choice(value: Any, request: ChatRequest) -> None:

@@ -36,8 +36,8 @@ from tokenthrift.types import (
 )
 from tokenthrift.wire import sse
 from tokenthrift.wire._fields import (
-    WIRE_NOTES,
     cache_ttl,
+    client_extra,
     compact_json,
     opt_bool,
     opt_dict,
@@ -103,28 +103,24 @@ def parse_request(body: dict[str, Any]) -> ChatRequest:
         messages=_parse_messages(body.get("messages")),
         source_format="openai",
     )
-    notes: dict[str, Any] = {}
-    request.extra = {k: v for k, v in body.items() if k not in _CANONICAL_KEYS}
-    _parse_sampling(body, request, notes)
-    _parse_tooling(body, request, notes)
+    request.extra = client_extra(body, _CANONICAL_KEYS)
+    _parse_sampling(body, request)
+    _parse_tooling(body, request)
     request.response_format = opt_dict(body, "response_format")
     request.reasoning_effort = opt_str(body, "reasoning_effort")
     request.prompt_cache_key = opt_str(body, "prompt_cache_key")
     request.metadata = _parse_metadata(body)
-    if notes:
-        request.extra[WIRE_NOTES] = notes
     return request
 
 
-def _parse_sampling(body: dict[str, Any], request: ChatRequest, notes: dict[str, Any]) -> None:
+def _parse_sampling(body: dict[str, Any], request: ChatRequest) -> None:
     max_completion = opt_int(body, "max_completion_tokens", minimum=1)
     max_tokens = opt_int(body, "max_tokens", minimum=1)
     # max_completion_tokens supersedes the deprecated max_tokens (which reasoning models
     # reject); remember which one the client used so OpenAI-compatible upstreams that
     # only know max_tokens keep working in pass-through.
     request.max_tokens = max_completion if max_completion is not None else max_tokens
-    if max_completion is None and max_tokens is not None:
-        notes["max_tokens_field"] = "max_tokens"
+    request.wire_notes.legacy_max_tokens = max_completion is None and max_tokens is not None
     request.temperature = opt_number(body, "temperature", 0, 2)
     request.top_p = opt_number(body, "top_p", 0, 1)
     request.stop = str_list(body.get("stop"), "stop")
@@ -141,15 +137,14 @@ def _parse_sampling(body: dict[str, Any], request: ChatRequest, notes: dict[str,
             request.extra["stream_options"] = rest
 
 
-def _parse_tooling(body: dict[str, Any], request: ChatRequest, notes: dict[str, Any]) -> None:
+def _parse_tooling(body: dict[str, Any], request: ChatRequest) -> None:
     if body.get("tools") is not None:
-        strict: list[str] = []
+        # Tool has no ``strict``; the note keeps it for OpenAI pass-through.
+        strict = request.wire_notes.strict_tools
         request.tools = [
             _parse_tool(raw, f"tools[{i}]", strict)
             for i, raw in enumerate(require_list(body["tools"], "tools"))
         ]
-        if strict:  # Tool has no ``strict``; keep it for OpenAI pass-through
-            notes["strict_tools"] = strict
     request.tool_choice = _parse_tool_choice(body.get("tool_choice"))
     request.parallel_tool_calls = opt_bool(body, "parallel_tool_calls")
 
