@@ -25,9 +25,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tokenthrift.config import parse_config
+from tokenthrift.exchange import Exchange
 from tokenthrift.levers.cache import CacheLever, build
 from tokenthrift.levers.cache.keys import exact_key, semantic_query, tag
-from tokenthrift.pipeline.exchange import Exchange
 from tokenthrift.types import (
     Attribution,
     ChatRequest,

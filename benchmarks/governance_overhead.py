@@ -46,6 +46,7 @@ from typing import Any
 
 import governance_replicas as replicas
 import procstat
+from tokenthrift.assembly import build_gateway
 from tokenthrift.config import parse_config
 from tokenthrift.errors import GatewayError
 from tokenthrift.levers.governance.budgets import Budget
@@ -89,7 +90,7 @@ def _config(tmp: Path, backend: str, prefix: str, *, ttft_ms: float = 0.0) -> An
 
 def _time_governance(gateway: Gateway) -> None:
     """Wrap admit/settle so each request's time inside them lands in its context."""
-    lever: Any = gateway.governance
+    lever: Any = gateway.lever("governance")
 
     def timed(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         async def wrapper(*args: Any) -> Any:
@@ -106,7 +107,7 @@ def _time_governance(gateway: Gateway) -> None:
 
 async def _governed(gateway: Gateway) -> str:
     """Key, budgets and limits for the checks-on scenarios; returns the client key."""
-    lever: Any = gateway.governance
+    lever: Any = gateway.lever("governance")
     key, raw = await lever.create_key(KeySpec(team="bench", rpm=1_000_000, tpm=10**9))
     for budget in (Budget("key", key.id, "month", Decimal(1_000_000)),
                    Budget("team", "bench", "day", Decimal(1_000_000)),
@@ -154,7 +155,7 @@ async def measure_latency(scenario: str, args: argparse.Namespace) -> dict[str, 
 async def _measure_once(scenario: str, args: argparse.Namespace) -> dict[str, float]:
     prefix = f"tt:bench:{uuid.uuid4().hex[:8]}:"
     with tempfile.TemporaryDirectory() as tmp:
-        gateway = Gateway(_config(Path(tmp), scenario, prefix))
+        gateway = build_gateway(_config(Path(tmp), scenario, prefix))
         try:
             key = None if scenario == "none" else await _governed(gateway)
             _time_governance(gateway)
@@ -191,8 +192,8 @@ async def race_in_process(reps: int) -> list[tuple[int, Decimal]]:
     """(successes, spend) per repetition, one in-process gateway, in-process counters."""
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        gateway = Gateway(_config(Path(tmp), "memory", "tt:race:", ttft_ms=20))
-        lever: Any = gateway.governance
+        gateway = build_gateway(_config(Path(tmp), "memory", "tt:race:", ttft_ms=20))
+        lever: Any = gateway.lever("governance")
         try:
             for rep in range(reps):
                 team = f"race-{rep}"

@@ -15,8 +15,10 @@ from typing import Any
 import anthropic
 import openai
 
+from tokenthrift.assembly import build_accountant, build_gateway, build_levers
 from tokenthrift.config import GatewayConfig, parse_config
 from tokenthrift.ledger.record import LedgerRecord
+from tokenthrift.levers.base import Lever
 from tokenthrift.pipeline import Gateway
 from tokenthrift.server.app import create_app
 from tokenthrift.server.runner import ServerThread
@@ -57,9 +59,24 @@ def config_for(tmp_path: Path, raw: dict[str, Any] | None = None) -> GatewayConf
     return parse_config(raw)
 
 
+def levers_with(config: GatewayConfig, **replaced: Lever | None) -> list[Lever]:
+    """The levers ``config`` builds, with the ones named replaced (None drops a lever)."""
+    levers = build_levers(config, build_accountant(config))
+    out: list[Lever] = []
+    for lever in levers:
+        if lever.name in replaced:
+            substitute = replaced.pop(lever.name)
+            if substitute is not None:
+                out.append(substitute)
+        else:
+            out.append(lever)
+    return out + [lever for lever in replaced.values() if lever is not None]
+
+
 @contextmanager
-def running_gateway(config: GatewayConfig) -> Iterator[RunningGateway]:
-    gateway = Gateway(config)
+def running_gateway(config: GatewayConfig, *, levers: list[Lever] | None = None
+                    ) -> Iterator[RunningGateway]:
+    gateway = build_gateway(config, levers=levers)
     server = ServerThread(create_app(gateway)).start()
     try:
         yield RunningGateway(gateway, server)

@@ -101,5 +101,5 @@ def test_an_unreachable_cache_backend_never_fails_a_request(tmp_path: Path) -> N
         text = f"Backend down {uuid.uuid4().hex[:8]}"
         assert _ask(gw, text) == "miss"
         assert _ask(gw, text) == "miss"
-        cache = gw.gateway.cache
+        cache = gw.gateway.lever("cache")
         assert cache is not None and cache.stats.errors >= 1  # type: ignore[attr-defined]

@@ -188,6 +188,7 @@ def test_upstream_timeout_is_retried_then_504(tmp_path: Path) -> None:
         "models": [{"name": "*", "provider": "emu"}],
         "retry": {"max_retries": 1, "backoff_s": 0.01},
         "timeout_s": 0.3,
+        "deadline_s": 5,
     }
     with running_gateway(config_for(tmp_path, raw)) as gw:
         gw.emulator.add_fault(Fault(kind="timeout", model="gpt-4o-mini", count=2))
@@ -208,6 +209,7 @@ def test_stream_stalled_before_first_event_is_retried(tmp_path: Path) -> None:
         "models": [{"name": "*", "provider": "emu"}],
         "retry": {"max_retries": 1, "backoff_s": 0.01},
         "timeout_s": 0.3,
+        "deadline_s": 5,
     }
     with running_gateway(config_for(tmp_path, raw)) as gw:
         gw.emulator.add_fault(Fault(kind="timeout", model="gpt-4o-mini", count=1))

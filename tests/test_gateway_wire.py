@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -58,7 +59,7 @@ def test_openai_non_stream_answers_and_prices_the_call(gw: RunningGateway) -> No
     assert float(headers["x-tokenthrift-overhead-ms"]) >= 0
 
     row = gw.ledger_row(request_id)
-    assert row.cost_usd == pytest.approx(float(headers["x-tokenthrift-cost-usd"]), abs=1e-12)
+    assert row.cost_usd == Decimal(headers["x-tokenthrift-cost-usd"])
     assert row.baseline_cost_usd == pytest.approx(
         float(headers["x-tokenthrift-baseline-cost-usd"]), abs=1e-12)
     assert (row.team, row.customer, row.task) == ("search", "acme", "chat")
@@ -238,15 +239,15 @@ def test_prompt_caching_usage_is_priced_at_cached_rate(tmp_path: Path) -> None:
         # gpt-4o: $2.50/MTok input, $1.25/MTok cached input, $10/MTok output.
         expected = (row.input_tokens * 2.5 + row.cache_read_tokens * 1.25
                     + row.output_tokens * 10.0) / 1e6
-        assert row.cost_usd == pytest.approx(expected, rel=1e-9)
+        assert float(row.cost_usd) == pytest.approx(expected, rel=1e-9)
         assert float(first.headers["x-tokenthrift-cost-usd"]) > row.cost_usd
 
 
 async def test_stream_abandoned_before_first_byte_still_gets_a_row(tmp_path: Path) -> None:
-    from tokenthrift.pipeline import Gateway
+    from tokenthrift.assembly import build_gateway
     from tokenthrift.wire import openai_chat
 
-    gateway = Gateway(config_for(tmp_path))
+    gateway = build_gateway(config_for(tmp_path))
     try:
         request = openai_chat.parse_request({
             "model": "gpt-4o-mini", "stream": True,

@@ -18,7 +18,7 @@ import anthropic
 import openai
 import pytest
 
-from gateway_harness import RunningGateway, running_gateway
+from gateway_harness import RunningGateway, levers_with, running_gateway
 from governance_harness import (
     COST,
     MODEL,
@@ -32,8 +32,8 @@ from governance_harness import (
     webhook_receiver,
 )
 from tokenthrift.emulator import Fault
-from tokenthrift.levers.base import CacheHit
-from tokenthrift.pipeline.exchange import Exchange
+from tokenthrift.exchange import Exchange
+from tokenthrift.levers.base import Lever
 from tokenthrift.types import ChatResponse, Choice, Message, TextPart, Usage
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -130,32 +130,32 @@ def test_reservation_is_released_after_an_upstream_error(gw: RunningGateway) -> 
     assert _ask(gw)[0] == 429
 
 
-class _AlwaysHit:
+class _AlwaysHit(Lever):
     """A response cache that answers every request (the cache lever's contract)."""
 
-    async def lookup(self, exchange: Exchange) -> CacheHit:
-        message = Message("assistant", [TextPart("cached")])
-        response = ChatResponse("cached-1", MODEL, [Choice(0, message)], Usage())
-        return CacheHit("exact", response, Usage(input_tokens=20, output_tokens=5))
+    name = "cache"
 
-    async def store(self, exchange: Exchange, response: ChatResponse) -> None:
-        return None
-
-    async def aclose(self) -> None:
-        return None
+    async def answer(self, exchange: Exchange) -> ChatResponse:
+        exchange.cache_status = "exact"
+        exchange.usage = Usage()
+        exchange.served_model = MODEL
+        return ChatResponse("cached-1", MODEL, [Choice(0, Message("assistant", [TextPart("x")]))],
+                            Usage())
 
 
-def test_reservation_is_released_on_a_cache_hit(gw: RunningGateway) -> None:
-    set_budget(gw.url, scope="team", id="search", usd=float(COST), period="day")
-    real_cache, gw.gateway.cache = gw.gateway.cache, _AlwaysHit()  # type: ignore[assignment]
-    try:
+def test_reservation_is_released_on_a_cache_hit(tmp_path: Path) -> None:
+    config = governed_config(tmp_path)
+    # Positive control: without hits, the budget affords exactly one request.
+    with running_gateway(config) as gw:
+        set_budget(gw.url, scope="team", id="other", usd=float(COST), period="day")
+        assert _ask(gw, team="other")[0] == 200
+        assert _ask(gw, team="other")[0] == 429
+    with running_gateway(config, levers=levers_with(config, cache=_AlwaysHit())) as gw:
+        set_budget(gw.url, scope="team", id="search", usd=float(COST), period="day")
         for _ in range(3):  # each reserves the whole budget, and gives it back
             status, _, headers = _ask(gw)
             assert status == 200 and headers["x-tokenthrift-cache"] == "exact"
         assert (_budget(gw)["spent"], _budget(gw)["reserved"]) == (0, 0)
-    finally:
-        gw.gateway.cache = real_cache
-    assert _ask(gw)[0] == 200
 
 
 def test_streams_are_reconciled_when_complete_and_when_cut(gw: RunningGateway) -> None:
@@ -179,7 +179,7 @@ def test_streams_are_reconciled_when_complete_and_when_cut(gw: RunningGateway) -
 def test_budget_resets_with_its_period(gw: RunningGateway) -> None:
     set_budget(gw.url, scope="team", id="search", usd=float(COST), period="day")
     assert _ask(gw)[0] == 200 and _ask(gw)[0] == 429
-    lever: Any = gw.gateway.governance
+    lever: Any = gw.gateway.lever("governance")
     real_clock = lever.clock
     lever.clock = lambda: real_clock() + 86_400
     try:
@@ -240,19 +240,15 @@ def test_budget_requests_are_validated(gw: RunningGateway) -> None:
 
 
 def test_an_unpriced_request_is_charged_the_cap(gw: RunningGateway) -> None:
-    lever: Any = gw.gateway.governance
+    lever: Any = gw.gateway.lever("governance")
     assert lever.settings.reserve_cap_usd == Decimal("0.10")
     set_budget(gw.url, scope="team", id="search", usd=1.5, period="day")
-    real = gw.gateway.accountant.settle
-
-    def unpriced(exchange: Exchange, baseline: str | None) -> Any:
-        settlement = real(exchange, baseline)
-        settlement.actual_usd = None if exchange.usage is not None else settlement.actual_usd
-        return settlement
-
-    gw.gateway.accountant.settle = unpriced  # type: ignore[method-assign]
-    assert _ask(gw)[0] == 200
-    assert _budget(gw)["spent"] == 0.1
+    assert _ask(gw)[0] == 200  # positive control: a priced model is charged its cost
+    priced = _budget(gw)["spent"]
+    assert 0 < priced < 0.1
+    status, _, headers = _ask(gw, model="house-model-without-a-price")
+    assert status == 200 and headers["x-tokenthrift-cost-usd"] == "unknown"
+    assert _budget(gw)["spent"] == pytest.approx(priced + 0.1)
 
 
 def test_a_budget_made_on_one_replica_reaches_an_idle_other_within_refresh_s(

@@ -189,7 +189,7 @@ def test_race_across_two_gateway_processes(tmp_path: Path, postgres_url: str,
 async def test_a_dead_replicas_reservations_expire_after_their_ttl(
     tmp_path: Path, backend: str, request: pytest.FixtureRequest
 ) -> None:
-    from tokenthrift.pipeline import Gateway
+    from tokenthrift.assembly import build_gateway
     from tokenthrift.types import Attribution, ChatRequest, Message, TextPart
 
     governance: dict[str, Any] = {"backend": backend, "reservation_ttl_s": 0.4}
@@ -197,8 +197,8 @@ async def test_a_dead_replicas_reservations_expire_after_their_ttl(
     if backend == "redis":
         storage["redis"] = request.getfixturevalue("redis_url")
         governance["redis_prefix"] = request.getfixturevalue("redis_prefix")
-    gateway = Gateway(governed_config(tmp_path, governance, storage=storage))
-    lever: Any = gateway.governance
+    gateway = build_gateway(governed_config(tmp_path, governance, storage=storage))
+    lever: Any = gateway.lever("governance")
     try:
         from tokenthrift.levers.governance.budgets import Budget
 
@@ -210,11 +210,11 @@ async def test_a_dead_replicas_reservations_expire_after_their_ttl(
                                messages=[Message("user", [TextPart(body["messages"][0]["content"])])])
             return gateway.exchange(chat, Attribution(team="race"), endpoint="chat.completions")
 
-        assert await lever.admit(exchange(), None) is not None  # ...and its replica dies
+        assert await lever.reserve(exchange(), None) is not None  # ...and its replica dies
         with pytest.raises(GatewayError) as refused:
-            await lever.admit(exchange(), None)
+            await lever.reserve(exchange(), None)
         assert refused.value.code == "budget_exceeded"
         await asyncio.sleep(0.6)
-        assert await lever.admit(exchange(), None) is not None
+        assert await lever.reserve(exchange(), None) is not None
     finally:
         await gateway.aclose()

@@ -10,15 +10,15 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tokenthrift.accounting.catalog import PriceCatalog
+from tokenthrift.accounting.settlement import Accountant
 from tokenthrift.config import ConfigError, parse_config
+from tokenthrift.exchange import Exchange
 from tokenthrift.levers.governance.budgets import Budget, BudgetBook, to_nano
 from tokenthrift.levers.governance.estimate import CostEstimator
 from tokenthrift.levers.governance.keys import hash_key, looks_virtual, new_key, parse_expiry
 from tokenthrift.levers.governance.periods import window_at
 from tokenthrift.levers.governance.settings import parse_settings
 from tokenthrift.levers.governance.specs import parse_budget, parse_key_spec
-from tokenthrift.pipeline.exchange import Exchange
-from tokenthrift.pipeline.settlement import Accountant
 from tokenthrift.tokens import count_chat
 from tokenthrift.types import Attribution, ChatRequest, ImagePart, Message, TextPart
 

@@ -8,7 +8,7 @@ import tokenthrift
 
 
 async def test_gateway_in_process_prices_and_records(tmp_path: Path) -> None:
-    gateway = tokenthrift.Gateway(tokenthrift.GatewayConfig.embedded_default(str(tmp_path)))
+    gateway = tokenthrift.build_gateway(tokenthrift.GatewayConfig.embedded_default(str(tmp_path)))
     try:
         request = tokenthrift.openai_chat.parse_request({
             "model": "gpt-4o-mini",

@@ -2,15 +2,16 @@
 
 The same pipeline the HTTP gateway runs is usable in-process::
 
-    from tokenthrift import Gateway, GatewayConfig, openai_chat
+    from tokenthrift import GatewayConfig, build_gateway, openai_chat
 
-    gateway = Gateway(GatewayConfig.embedded_default())        # emulator upstream
+    gateway = build_gateway(GatewayConfig.embedded_default())  # emulator upstream
     request = openai_chat.parse_request({"model": "gpt-4o-mini",
                                          "messages": [{"role": "user", "content": "hi"}]})
     completion = await gateway.complete(request)
     completion.settlement.actual_usd, completion.settlement.baseline_usd
 """
 
+from .assembly import build_gateway
 from .config import GatewayConfig, load_config, parse_config
 from .errors import GatewayError
 from .pipeline import Completion, CompletionStream, Gateway
@@ -32,6 +33,7 @@ __all__ = [
     "TextPart",
     "Usage",
     "anthropic_messages",
+    "build_gateway",
     "load_config",
     "openai_chat",
     "parse_config",

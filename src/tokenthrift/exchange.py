@@ -1,5 +1,9 @@
 """One request's journey through the gateway: what was asked, who asked, where it was
-served, what it used. The ledger row and the response headers are read off it."""
+served, what it used. The ledger row and the response headers are read off it.
+
+Levers read and write it (``levers.base``): ``request`` and ``candidates`` are what
+dispatch sends, after the levers' ``rewrite``; ``original_request`` stays as the client
+asked (the baseline and the cache key are about it)."""
 
 from __future__ import annotations
 
@@ -8,9 +12,11 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
-from ..ledger.record import CacheStatus
-from ..types import Attribution, ChatRequest, Usage, WireFormat
+from .ledger.record import CacheStatus
+from .routes import Candidate
+from .types import Attribution, ChatRequest, ChatResponse, Usage, WireFormat
 
 # Seeded once from the OS: os.urandom costs ~30 µs per call on some VMs, far too much
 # for an id minted on every request. 96 random bits keep ids unique across replicas.
@@ -49,13 +55,39 @@ class Exchange:
     finished: float | None = None
     # Request headers the levers read (``x-tokenthrift-*``, ``cache-control``), lower-case.
     directives: Mapping[str, str] = field(default_factory=dict)
-    # Usage the baseline is priced on when it differs from ``usage`` (a cache hit: the
-    # usage of the call that produced the stored answer).
-    baseline_usage: Usage | None = None
-    # Cost of a lever's own work (e.g. embedding for a semantic lookup), part of actual cost.
-    lever_cost_usd: Decimal = Decimal(0)
+    # The gateway's own spend for this request by lever (e.g. embedding calls of the
+    # semantic cache); part of the actual cost, charged against that lever's saving.
+    gateway_costs: dict[str, Decimal] = field(default_factory=dict)
     # Response headers added by levers (e.g. ``x-tokenthrift-cache-similarity``).
     response_headers: dict[str, str] = field(default_factory=dict)
+    # The models dispatch tries, in order (primary, then fallbacks); levers may rewrite.
+    candidates: list[Candidate] = field(default_factory=list)
+    # The request as the client sent it (``request`` may be rewritten by levers).
+    original_request: ChatRequest | None = None
+    # Per-request state of each lever, by lever name (never read by another lever).
+    notes: dict[str, Any] = field(default_factory=dict)
+    # Facts levers want on the ledger row (``notes`` JSON column), by lever name.
+    ledger_notes: dict[str, Any] = field(default_factory=dict)
+    # The client's credential, for the levers that authenticate; never logged or stored.
+    client_key: str | None = field(default=None, repr=False)
+    # When the request must be answered by (perf_counter); None = no deadline.
+    deadline: float | None = None
+    # Billed at Batch API prices (the batch lever).
+    batch: bool = False
+    # The answer, once there is one (a cache hit or the upstream's).
+    response: ChatResponse | None = None
+
+    def __post_init__(self) -> None:
+        if self.original_request is None:
+            self.original_request = self.request
+
+    def add_gateway_cost(self, lever: str, usd: Decimal) -> None:
+        if usd:
+            self.gateway_costs[lever] = self.gateway_costs.get(lever, Decimal(0)) + usd
+
+    @property
+    def gateway_cost_usd(self) -> Decimal:
+        return sum(self.gateway_costs.values(), Decimal(0))
 
     def serve_with(self, model: str, provider: str, protocol: WireFormat, *, fallback: bool) -> None:
         self.served_model = model

@@ -1,31 +1,60 @@
 """Accounting for a finished exchange: actual cost, baseline cost, savings per lever,
-the ledger row and the response headers."""
+the ledger row and the response headers.
+
+How savings stay honest. The actual cost is what was billed (upstream usage on the
+served model, batch or not) plus the gateway's own spend (e.g. embedding calls). The
+baseline is walked back from it one step at a time, in reverse pipeline order:
+
+    actual ─ undo fallback ─► as dispatched ─ undo last lever ─► … ─ undo first lever ─► baseline
+
+Each lever's ``unwind`` says what the request would have been without it; the price
+difference across its step is its saving. A fallback to another model is not a lever:
+its step goes to ``unattributed_usd``. The steps telescope, so for every request
+
+    baseline - actual == sum(savings) + unattributed        (exactly, in Decimal)
+
+and ``saved`` is ``sum(savings)`` by definition: nothing is credited to a lever that
+the lever did not earn.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from ..accounting.catalog import PriceCatalog
-from ..accounting.cost import LEVERS, CostCalculator, to_float, to_header
+from ..exchange import Exchange
 from ..ledger.prompts import PromptStorage
 from ..ledger.record import LedgerRecord
-from ..providers.registry import speaks_anthropic
+from ..levers.base import Billable, Lever
+from ..routes import speaks_anthropic
 from ..types import Usage
-from .exchange import Exchange
+from .catalog import PriceCatalog
+from .cost import CostCalculator, to_header
+
+_ZERO = Decimal(0)
 
 
 @dataclass(slots=True)
 class Settlement:
     actual_usd: Decimal | None
     baseline_usd: Decimal | None
+    # What each lever saved (negative when it cost more), by savings column.
     savings: dict[str, Decimal] = field(default_factory=dict)
+    # baseline - actual - saved: cost moved by something that is not a lever (a fallback
+    # to another model); None when either cost is unknown.
+    unattributed_usd: Decimal | None = _ZERO
+    # The gateway's own spend (part of ``actual_usd``).
+    gateway_usd: Decimal = _ZERO
+    reasons: dict[str, str] = field(default_factory=dict)
+    # The request as asked, fully unwound (the baseline's model and usage).
+    baseline: Billable | None = None
 
     @property
     def saved_usd(self) -> Decimal | None:
         if self.actual_usd is None or self.baseline_usd is None:
             return None
-        return self.baseline_usd - self.actual_usd
+        return sum(self.savings.values(), _ZERO)
 
 
 class Accountant:
@@ -44,31 +73,59 @@ class Accountant:
             return "openai"
         return None
 
-    def settle(self, exchange: Exchange, baseline_model: str | None) -> Settlement:
-        savings = dict.fromkeys(LEVERS, Decimal(0))
-        if exchange.usage is None:
-            # No upstream answer → nothing was billed.
-            return Settlement(Decimal(0), Decimal(0), savings)
-        usage = exchange.usage
-        actual = self._cost(exchange.served_model, usage, exchange)
-        if actual is not None:
-            actual += exchange.lever_cost_usd
-        baseline_name = baseline_model or exchange.requested_model
-        baseline_usage = exchange.baseline_usage or usage
-        if baseline_name == exchange.served_model and exchange.baseline_usage is None:
-            baseline = actual
-        else:
-            baseline = self._cost(baseline_name, baseline_usage, exchange)
-        if exchange.cache_status in ("exact", "semantic") and baseline is not None:
-            # A cache hit saves the whole call as asked, less what the lookup cost.
-            savings[f"{exchange.cache_status}_cache"] = baseline - (actual or Decimal(0))
-        return Settlement(actual, baseline, savings)
-
-    def _cost(self, model: str | None, usage: Usage, exchange: Exchange) -> Decimal | None:
-        if model is None:
+    def price(self, billable: Billable) -> Decimal | None:
+        """USD of ``billable`` (gateway spend included); None when it cannot be priced."""
+        if not billable.usage.total_tokens and not billable.batch:
+            return billable.gateway_usd  # nothing billed upstream, whatever the model
+        if billable.model is None:
             return None
-        hint = self.provider_hint(model, exchange.provider_protocol, exchange.provider)
-        return self.calculator.cost(model, usage, provider=hint)
+        hint = self.provider_hint(billable.model, billable.protocol, billable.provider)
+        cost = self.calculator.cost(billable.model, billable.usage, provider=hint,
+                                    batch=billable.batch)
+        return None if cost is None else cost + billable.gateway_usd
+
+    def actual(self, exchange: Exchange) -> Billable:
+        """What was billed for ``exchange``: the served model's usage plus gateway spend."""
+        return Billable(
+            model=exchange.served_model, usage=exchange.usage or Usage(), batch=exchange.batch,
+            protocol=exchange.provider_protocol, provider=exchange.provider,
+            gateway_usd=exchange.gateway_cost_usd,
+        )
+
+    def settle(self, exchange: Exchange, levers: Sequence[Lever]) -> Settlement:
+        state = self.actual(exchange)
+        actual = self.price(state) if exchange.usage is not None else exchange.gateway_cost_usd
+        if exchange.usage is None:
+            # Nothing was billed upstream: as asked it would have failed the same way (or
+            # it was refused before it cost anything), so only gateway spend moves.
+            state = replace(state, model=None, usage=Usage())
+        settlement = Settlement(actual, None, gateway_usd=exchange.gateway_cost_usd)
+        price = actual
+        if exchange.fallback_used and exchange.candidates:
+            primary = exchange.candidates[0]
+            state = replace(state, model=primary.upstream_model, provider=primary.provider_name,
+                            protocol=None)
+            price = self.price(state)
+        for lever in reversed(levers):
+            step = lever.unwind(exchange, state)
+            if step is None:
+                continue
+            before = self.price(step.before)
+            if before is not None and price is not None:
+                saving = before - price
+                settlement.savings[step.lever] = settlement.savings.get(step.lever, _ZERO) + saving
+            if step.reason:
+                settlement.reasons[step.lever] = step.reason
+            state, price = step.before, before
+        if state.gateway_usd and price is not None:
+            # Gateway spend no lever claimed: not part of the request as asked.
+            price -= state.gateway_usd
+        settlement.baseline_usd = price
+        settlement.baseline = replace(state, gateway_usd=_ZERO)
+        saved = settlement.saved_usd
+        settlement.unattributed_usd = (
+            None if saved is None or price is None or actual is None else price - actual - saved)
+        return settlement
 
     def headers(self, exchange: Exchange, settlement: Settlement) -> dict[str, str]:
         return {
@@ -106,10 +163,13 @@ class Accountant:
             cache_write_1h_tokens=usage.cache_write_1h_tokens,
             output_tokens=usage.output_tokens,
             reasoning_tokens=usage.reasoning_tokens,
-            cost_usd=to_float(settlement.actual_usd),
-            baseline_cost_usd=to_float(settlement.baseline_usd),
-            saved_usd=to_float(settlement.saved_usd),
-            savings={k: float(to_float(v) or 0.0) for k, v in settlement.savings.items()},
+            cost_usd=settlement.actual_usd,
+            baseline_cost_usd=settlement.baseline_usd,
+            saved_usd=settlement.saved_usd,
+            savings=dict(settlement.savings),
+            unattributed_usd=settlement.unattributed_usd,
+            gateway_cost_usd=settlement.gateway_usd,
+            notes=dict(exchange.ledger_notes),
             latency_ms=round(exchange.latency_ms, 3),
             upstream_ms=round(exchange.upstream_ms, 3),
             overhead_ms=round(exchange.overhead_ms, 3),
@@ -122,11 +182,11 @@ class Accountant:
             prompt_text=text,
             retries=exchange.retries,
             fallback_used=exchange.fallback_used,
-            batch=False,
+            batch=exchange.batch,
         )
 
     def _prompt(self, exchange: Exchange) -> tuple[str | None, str | None]:
-        request = exchange.request
+        request = exchange.original_request
         if request is None or self.prompt_storage is PromptStorage.OFF:
             return None, None
         body = "\n".join(f"{m.role}: {m.text}" for m in request.messages if m.role != "system")

@@ -215,12 +215,12 @@ def serve_and_replay(
     on_result: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
     """Start the gateway, replay the workload, stop it (which flushes the ledger)."""
-    from ..pipeline import Gateway
+    from ..assembly import build_gateway
     from ..server.app import create_app
     from ..server.runner import ServerThread
 
     config = GatewayConfig.embedded_default(options.data_dir)
-    server = ServerThread(create_app(Gateway(config)))
+    server = ServerThread(create_app(build_gateway(config)))
     server.start()
     try:
         return asyncio.run(replay(server.url, workload, options.concurrency, on_result))

@@ -1,5 +1,5 @@
-"""The in-process emulator as a transport: the same bytes a network upstream would
-send, without a socket. The ``emulator`` provider type uses it."""
+"""The in-process emulator as a provider transport: the same bytes a network upstream
+would send, without a socket. The composition root gives it to ``emulator`` providers."""
 
 from __future__ import annotations
 
@@ -8,14 +8,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from ..errors import UpstreamError
-from .transport import UpstreamReply
+from ..providers.transport import UpstreamReply
 
 if TYPE_CHECKING:
-    from ..emulator import Emulator
-
-# Every request through the in-process emulator authenticates as this organisation, so
-# the emulator's prompt caches behave as for one real provider account.
-EMULATOR_API_KEY = "tt-emulator-local"
+    from .core import Emulator
 
 
 class EmulatorTransport:

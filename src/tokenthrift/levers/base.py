@@ -22,7 +22,7 @@ Hook order for one request (``docs/architecture.md``):
                   difference is the lever's saving, so the savings telescope: their sum is
                   exactly ``baseline - actual - non-lever differences``.
 7. ``settle``     every lever, with the finished ``Settlement`` (budget reconciliation).
-8. ``admin_routes`` once at start-up; ``aclose`` at shutdown.
+8. ``admin_endpoints`` once at start-up; ``aclose`` at shutdown.
 
 A lever keeps per-request state in ``exchange.notes[self.name]`` (facts for the ledger
 row go in ``exchange.ledger_notes``), reads its own config
@@ -31,15 +31,14 @@ section and the per-request ``exchange.directives``, and never touches another l
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from ..types import ChatResponse, Usage, WireFormat
 
 if TYPE_CHECKING:
-    from starlette.routing import BaseRoute
-
     from ..accounting.settlement import Settlement
     from ..exchange import Exchange
 
@@ -67,6 +66,27 @@ class Unwound:
     lever: str
     before: Billable
     reason: str = ""
+
+
+@dataclass(slots=True)
+class AdminRequest:
+    """An authenticated admin call as a lever sees it (the server did HTTP, JSON and the
+    master-key check)."""
+
+    body: dict[str, Any] = field(default_factory=dict)
+    path_params: Mapping[str, str] = field(default_factory=dict)
+    query_params: Mapping[str, str] = field(default_factory=dict)
+
+
+# Returns (HTTP status, JSON body); raise GatewayError (or ValueError → 400) to refuse.
+AdminHandler = Callable[[AdminRequest], Awaitable[tuple[int, Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class AdminEndpoint:
+    method: Literal["GET", "POST", "DELETE"]
+    path: str  # starlette path syntax, under /admin
+    handler: AdminHandler
 
 
 class Lever:
@@ -98,7 +118,7 @@ class Lever:
     async def settle(self, exchange: Exchange, settlement: Settlement) -> None:
         """After accounting: reconcile reservations, update counters."""
 
-    def admin_routes(self) -> list[BaseRoute]:
+    def admin_endpoints(self) -> list[AdminEndpoint]:
         return []
 
     async def aclose(self) -> None:
@@ -110,4 +130,4 @@ def overrides(lever: Lever, hook: str) -> bool:
     return getattr(type(lever), hook) is not getattr(Lever, hook)
 
 
-__all__ = ["Billable", "Lever", "Unwound", "overrides"]
+__all__ = ["AdminEndpoint", "AdminRequest", "Billable", "Lever", "Unwound", "overrides"]

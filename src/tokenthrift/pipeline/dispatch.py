@@ -1,5 +1,12 @@
-"""Sending a request upstream: the configured route, retries with backoff honouring
-``retry-after``, then ordered fallbacks."""
+"""Sending a request upstream: the exchange's candidates in order (the route's model,
+then its fallbacks, as the levers left them), each with retries and backoff honouring
+``retry-after``, all within the request's deadline.
+
+Retry rule (the official OpenAI and Anthropic SDKs retry the same statuses): 408, 409,
+429 and every 5xx are retried with exponential backoff and jitter; a connection cut or
+timeout counts as 5xx. 400, 404, 413 and 422 say the request itself is wrong, so neither
+a retry nor a fallback would help: they go straight back to the client.
+"""
 
 from __future__ import annotations
 
@@ -7,45 +14,20 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TypeVar
 
-from ..config import GatewayConfig, ModelRoute
+from ..config import GatewayConfig
 from ..errors import GatewayError, StreamInterrupted, UpstreamError
+from ..exchange import Exchange
 from ..providers.base import Provider
 from ..providers.registry import ProviderSet
-from .exchange import Exchange
+from ..routes import Candidate
 
 T = TypeVar("T")
 UpstreamCall = Callable[[Provider, str, float], Awaitable[T]]
 
-# Client errors from the upstream say the request itself is wrong: retrying or
-# falling back would fail the same way (and cost money), so they go straight back.
-_CLIENT_ERRORS = frozenset({400, 404, 409, 413, 422})
-
-
-@dataclass(slots=True)
-class Candidate:
-    route: ModelRoute
-    upstream_model: str
-    provider_name: str
-
-
-def route_candidates(config: GatewayConfig, model: str) -> list[Candidate]:
-    """The primary upstream model for ``model`` followed by its configured fallbacks."""
-    route = config.route_for(model)
-    if route is None:
-        raise GatewayError(
-            "not_found", f"The model `{model}` does not exist on this gateway.",
-            param="model", code="model_not_found",
-        )
-    chain = [Candidate(route, route.upstream_model or model, route.provider)]
-    for name in route.fallbacks:
-        fallback = config.route_for(name)
-        if fallback is None:
-            continue  # validated at start-up; a dangling name is skipped, not fatal
-        chain.append(Candidate(fallback, fallback.upstream_model or name, fallback.provider))
-    return chain
+_NO_FALLBACK = frozenset({400, 404, 413, 422})
+DEADLINE = "deadline_exceeded"
 
 
 class Dispatcher:
@@ -55,45 +37,50 @@ class Dispatcher:
         providers: ProviderSet,
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.config = config
         self.providers = providers
         self._sleep = sleep
+        self._clock = clock
         self._rng = random.Random()
 
-    def candidates(self, model: str) -> list[Candidate]:
-        return route_candidates(self.config, model)
-
     async def run(self, exchange: Exchange, call: UpstreamCall[T]) -> T:
+        chain = exchange.candidates
+        if not chain:
+            raise GatewayError(
+                "not_found", f"The model `{exchange.requested_model}` does not exist on this "
+                "gateway.", param="model", code="model_not_found")
         last_error: UpstreamError | None = None
-        chain = self.candidates(exchange.requested_model)
-        # The baseline is priced on what was asked for: the route's primary model.
-        exchange.baseline_model = chain[0].upstream_model
         for position, candidate in enumerate(chain):
             provider = self.providers.get(candidate.provider_name, candidate.upstream_model)
-            timeout = candidate.route.timeout_s or self.config.timeout_s
             exchange.serve_with(candidate.upstream_model, candidate.provider_name, provider.protocol,
                                 fallback=position > 0)
             try:
-                return await self._with_retries(exchange, provider, candidate, timeout, call)
+                return await self._with_retries(exchange, provider, candidate, call)
             except UpstreamError as error:
                 last_error = error
-                if error.status in _CLIENT_ERRORS:
+                if error.status in _NO_FALLBACK or error.code == DEADLINE:
                     break
         assert last_error is not None
         raise client_facing(last_error)
 
-    async def _with_retries(
-        self,
-        exchange: Exchange,
-        provider: Provider,
-        candidate: Candidate,
-        timeout: float,
-        call: UpstreamCall[T],
-    ) -> T:
+    def _attempt_timeout(self, exchange: Exchange, candidate: Candidate) -> float:
+        timeout = candidate.route.timeout_s or self.config.timeout_s
+        if exchange.deadline is None:
+            return timeout
+        left = exchange.deadline - self._clock()
+        if left <= 0:
+            raise UpstreamError("the request's deadline passed before the upstream answered",
+                                status=504, kind="upstream_timeout", code=DEADLINE)
+        return min(timeout, left)
+
+    async def _with_retries(self, exchange: Exchange, provider: Provider, candidate: Candidate,
+                            call: UpstreamCall[T]) -> T:
         retry = self.config.retry
         for attempt in range(retry.max_retries + 1):
-            started = time.perf_counter()
+            timeout = self._attempt_timeout(exchange, candidate)
+            started = self._clock()
             try:
                 return await call(provider, candidate.upstream_model, timeout)
             except StreamInterrupted as cut:
@@ -101,13 +88,16 @@ class Dispatcher:
             except UpstreamError as upstream:
                 error = upstream
             finally:
-                exchange.upstream_ms += (time.perf_counter() - started) * 1000.0
+                exchange.upstream_ms += (self._clock() - started) * 1000.0
             if not error.retryable or attempt == retry.max_retries:
                 raise error
             if error.retry_after is not None and error.retry_after > retry.max_retry_after_s:
                 raise error  # waiting that long is worse than trying the fallback now
+            delay = self._backoff(attempt, error.retry_after)
+            if exchange.deadline is not None and self._clock() + delay >= exchange.deadline:
+                raise error  # no time left to wait and try again
             exchange.retries += 1
-            await self._sleep(self._backoff(attempt, error.retry_after))
+            await self._sleep(delay)
         raise AssertionError("unreachable")
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
@@ -119,7 +109,7 @@ class Dispatcher:
 
 def client_facing(error: UpstreamError) -> GatewayError:
     """The error the client sees once retries and fallbacks are exhausted."""
-    if error.status in _CLIENT_ERRORS:
+    if error.status in _NO_FALLBACK:
         kind = {404: "not_found", 413: "request_too_large"}.get(error.status, "invalid_request")
         return GatewayError(kind, error.message, status=error.status, code=error.code)  # type: ignore[arg-type]
     if error.status == 429:
@@ -130,4 +120,4 @@ def client_facing(error: UpstreamError) -> GatewayError:
     if error.kind == "upstream_timeout" or error.status in (408, 504):
         return GatewayError("upstream_timeout", error.message)
     return GatewayError("upstream", f"upstream error ({error.status}): {error.message}",
-                        code="upstream_error")
+                        code=error.code or "upstream_error")

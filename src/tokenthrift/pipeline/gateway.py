@@ -1,29 +1,31 @@
-"""The request flow: levers → provider (retries, fallbacks) → accounting → ledger.
+"""The request flow: the levers' hooks around dispatch, then accounting and the ledger.
 
 ``Gateway`` is the in-process library entry point as well as what the HTTP server
-calls; it knows nothing about HTTP or wire formats.
+calls; it knows nothing about HTTP or wire formats, and no lever by name: it runs the
+hooks of ``levers.base.Lever`` over the levers it is given, in their order. It is built
+by the composition root (``tokenthrift.assembly.build_gateway``), which injects the
+levers, providers, accountant and ledger.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
-from ..accounting.catalog import PriceCatalog
+from ..accounting.settlement import Accountant, Settlement
 from ..config import GatewayConfig
 from ..errors import GatewayError, StreamInterrupted, UpstreamError
-from ..ledger import open_ledger
+from ..exchange import Exchange
+from ..ledger.base import Ledger
 from ..ledger.writer import LedgerWriter
-from ..levers.base import Admission, CacheHit, Governance, ResponseCache
-from ..levers.cache import build as build_cache
-from ..levers.governance import build as build_governance
-from ..providers.base import Provider
-from ..providers.registry import DEFAULT_BASE_URLS, ProviderSet
+from ..levers.base import Lever, overrides
+from ..providers.base import Provider, Shaper
+from ..providers.registry import ProviderSet
+from ..routes import Candidate, route_candidates
 from ..tokens import count_chat, count_text
 from ..types import (
     Attribution,
@@ -32,16 +34,15 @@ from ..types import (
     EmbeddingRequest,
     EmbeddingResponse,
     StreamEvent,
-    StreamUsage,
     Usage,
     WireFormat,
 )
 from ..wire.accumulate import StreamAccumulator
 from .dispatch import Dispatcher
-from .exchange import Exchange
 from .replay import aiter_events as _aiter
 from .replay import response_events
-from .settlement import Accountant, Settlement
+
+log = logging.getLogger("tokenthrift.pipeline")
 
 
 @dataclass(slots=True)
@@ -56,10 +57,8 @@ class CompletionStream:
     """A stream being relayed: iterate ``events``; accounting happens when it ends."""
 
     def __init__(self, gateway: Gateway, exchange: Exchange, first: StreamEvent,
-                 upstream: AsyncIterator[StreamEvent], admission: Admission | None = None
-                 ) -> None:
+                 upstream: AsyncIterator[StreamEvent]) -> None:
         self.exchange = exchange
-        self.admission = admission
         self.settlement: Settlement | None = None
         self._gateway = gateway
         self._first = first
@@ -128,78 +127,95 @@ async def _close(iterator: AsyncIterator[StreamEvent]) -> None:
 
 
 class Gateway:
-    def __init__(self, config: GatewayConfig, *, emulator: object | None = None) -> None:
+    def __init__(self, config: GatewayConfig, *, levers: Sequence[Lever], providers: ProviderSet,
+                 accountant: Accountant, ledger: Ledger, writer: LedgerWriter) -> None:
         self.config = config
-        self.providers = ProviderSet(config, emulator)
-        self.dispatcher = Dispatcher(config, self.providers)
-        openai_providers = frozenset(
-            name for name, p in config.providers.items()
-            if p.type == "emulator" or (p.type == "openai" and (
-                p.base_url or DEFAULT_BASE_URLS["openai"]).startswith(DEFAULT_BASE_URLS["openai"]))
-        )
-        self.accountant = Accountant(PriceCatalog(config.pricing),
-                                     prompt_storage=config.storage.prompts,
-                                     openai_providers=openai_providers)
-        _ensure_sqlite_dir(config.storage.ledger)
-        storage = config.storage
-        self.ledger = (open_ledger(storage.ledger, schema=storage.ledger_schema)
-                       if storage.ledger_is_postgres and storage.ledger_schema
-                       else open_ledger(storage.ledger))
-        self.writer = LedgerWriter(self.ledger, data_dir=config.data_dir,
-                                   flush_interval=config.storage.ledger_flush_interval_s)
-        self.governance: Governance | None = build_governance(config, self.ledger, self.accountant)
-        self.cache: ResponseCache | None = build_cache(config)
+        self.levers: tuple[Lever, ...] = tuple(levers)
+        self.providers = providers
+        self.accountant = accountant
+        self.ledger = ledger
+        self.writer = writer
+        self.dispatcher = Dispatcher(config, providers)
+        # Per hook, the levers that implement it (the hot path skips no-op calls).
+        self._hooks = {hook: tuple(lever for lever in self.levers if overrides(lever, hook))
+                       for hook in ("admit", "answer", "rewrite", "shape", "observe", "settle")}
+
+    def lever(self, name: str) -> Lever | None:
+        """The lever named ``name`` (its config section), if this gateway runs it."""
+        return next((lever for lever in self.levers if lever.name == name), None)
 
     @property
-    def emulator(self) -> Any:
+    def emulator(self) -> object | None:
         return self.providers.emulator
 
-    def exchange(self, request: ChatRequest, attribution: Attribution, *,
-                 endpoint: str, started: float | None = None) -> Exchange:
+    def exchange(self, request: ChatRequest, attribution: Attribution, *, endpoint: str,
+                 started: float | None = None, request_id: str | None = None) -> Exchange:
         exchange = Exchange(request=request, attribution=attribution, requested_model=request.model,
                             wire_format=request.source_format, endpoint=endpoint,
                             stream=request.stream)
         if started is not None:
             exchange.started = started
+        if request_id is not None:
+            exchange.request_id = request_id
+        self._resolve(exchange)
         return exchange
+
+    def _resolve(self, exchange: Exchange) -> None:
+        """The candidates as asked; an unknown model is refused at dispatch (after auth)."""
+        exchange.candidates = self._candidates(exchange.requested_model)
+        if exchange.candidates:
+            exchange.baseline_model = exchange.candidates[0].upstream_model
+        exchange.deadline = exchange.started + (self.config.deadline_s or self.config.timeout_s)
+
+    def _candidates(self, model: str) -> list[Candidate]:
+        try:
+            return route_candidates(self.config, model)
+        except GatewayError:
+            return []
+
+    # -- chat -------------------------------------------------------------------------
 
     async def complete(self, request: ChatRequest, attribution: Attribution | None = None, *,
                        exchange: Exchange | None = None, client_key: str | None = None
                        ) -> Completion:
         exchange = exchange or self.exchange(request, attribution or Attribution(),
                                              endpoint=_endpoint(request.source_format))
-        admission = await self._admit(exchange, client_key)
+        if client_key is not None:
+            exchange.client_key = client_key
+        await self._admit(exchange)
 
         async def call(provider: Provider, model: str, timeout: float) -> ChatResponse:
-            return await provider.complete(request, model, timeout=timeout)
+            return await provider.complete(exchange.request or request, model, timeout=timeout,
+                                           shape=self._shaper(exchange))
 
         try:
-            hit = await self.cache.lookup(exchange) if self.cache else None
-            if hit is not None:
-                response = self._serve_hit(exchange, hit)
-            else:
+            response = await self._answer(exchange)
+            if response is None:
+                await self._rewrite(exchange)
                 response = await self.dispatcher.run(exchange, call)
                 exchange.usage = response.usage
-                if self.cache:
-                    await self.cache.store(exchange, response)
         except BaseException as error:
-            await self._fail(exchange, admission, error)
+            await self._fail(exchange, error)
             raise
+        exchange.response = response
         exchange.finish()
-        settlement = await self._settle(exchange, admission)
-        headers = self.accountant.headers(exchange, settlement)
-        return Completion(response, exchange, settlement, headers)
+        settlement = await self._settle(exchange)
+        return Completion(response, exchange, settlement,
+                          self.accountant.headers(exchange, settlement))
 
     async def stream(self, request: ChatRequest, attribution: Attribution | None = None, *,
                      exchange: Exchange | None = None, client_key: str | None = None
                      ) -> CompletionStream:
         exchange = exchange or self.exchange(request, attribution or Attribution(),
                                              endpoint=_endpoint(request.source_format))
-        admission = await self._admit(exchange, client_key)
+        if client_key is not None:
+            exchange.client_key = client_key
+        await self._admit(exchange)
 
         async def call(provider: Provider, model: str, timeout: float
                        ) -> tuple[StreamEvent, AsyncIterator[StreamEvent]]:
-            events = await provider.open_stream(request, model, timeout=timeout)
+            events = await provider.open_stream(exchange.request or request, model,
+                                                timeout=timeout, shape=self._shaper(exchange))
             try:
                 # Wait for the first event here, so a stream that dies (or stalls) before
                 # sending anything is retried or falls back while the client has seen
@@ -213,27 +229,18 @@ class Gateway:
                                     kind="upstream_timeout") from None
 
         try:
-            hit = await self.cache.lookup(exchange) if self.cache else None
+            hit = await self._answer(exchange)
             if hit is not None:
-                replay = response_events(self._serve_hit(exchange, hit))
+                exchange.response = hit
+                replay = response_events(hit)
                 first, upstream = replay[0], _aiter(replay[1:])
             else:
+                await self._rewrite(exchange)
                 first, upstream = await self.dispatcher.run(exchange, call)
         except BaseException as error:
-            await self._fail(exchange, admission, error)
+            await self._fail(exchange, error)
             raise
-        return CompletionStream(self, exchange, first, upstream, admission)
-
-    def _serve_hit(self, exchange: Exchange, hit: CacheHit) -> ChatResponse:
-        """A cached answer: nothing billed upstream, baseline = the call that made it."""
-        exchange.cache_status = hit.kind
-        exchange.usage = Usage()
-        exchange.baseline_usage = hit.usage_as_generated
-        exchange.lever_cost_usd = hit.lookup_cost_usd
-        exchange.served_model = hit.response.model
-        if hit.similarity is not None:
-            exchange.response_headers["x-tokenthrift-cache-similarity"] = f"{hit.similarity:.4f}"
-        return hit.response
+        return CompletionStream(self, exchange, first, upstream)
 
     async def _finish_stream(self, stream: CompletionStream) -> Settlement:
         exchange = stream.exchange
@@ -243,10 +250,10 @@ class Gateway:
                 usage = self._estimate_usage(exchange, stream.accumulator)
                 exchange.usage_estimated = True
             exchange.usage = usage
-            if self.cache and exchange.status == 200 and not exchange.usage_estimated:
-                await self.cache.store(exchange, stream.accumulator.response())
+            if exchange.status == 200 and not exchange.usage_estimated:
+                exchange.response = stream.accumulator.response()
         exchange.finish()
-        return await self._settle(exchange, stream.admission)
+        return await self._settle(exchange)
 
     def _estimate_usage(self, exchange: Exchange, accumulator: StreamAccumulator) -> Usage:
         """Count locally when the upstream's final usage never arrived (stream cut)."""
@@ -259,15 +266,21 @@ class Gateway:
         known = accumulator.usage
         return Usage(input_tokens=known.input_tokens if known else prompt, output_tokens=output)
 
+    # -- other endpoints ----------------------------------------------------------------
+
     async def embed(self, request: EmbeddingRequest, attribution: Attribution | None = None, *,
                     wire_format: WireFormat = "openai", started: float | None = None,
-                    client_key: str | None = None) -> tuple[EmbeddingResponse, dict[str, str]]:
+                    client_key: str | None = None, request_id: str | None = None
+                    ) -> tuple[EmbeddingResponse, dict[str, str]]:
         exchange = Exchange(request=None, attribution=attribution or Attribution(),
                             requested_model=request.model, wire_format=wire_format,
-                            endpoint="embeddings")
+                            endpoint="embeddings", client_key=client_key)
         if started is not None:
             exchange.started = started
-        admission = await self._admit(exchange, client_key)
+        if request_id is not None:
+            exchange.request_id = request_id
+        self._resolve(exchange)
+        await self._admit(exchange)
 
         async def call(provider: Provider, model: str, timeout: float) -> EmbeddingResponse:
             return await provider.embed(request, model, timeout=timeout)
@@ -275,23 +288,29 @@ class Gateway:
         try:
             response = await self.dispatcher.run(exchange, call)
         except BaseException as error:
-            await self._fail(exchange, admission, error)
+            await self._fail(exchange, error)
             raise
         exchange.usage = Usage(input_tokens=response.input_tokens)
         exchange.finish()
-        settlement = await self._settle(exchange, admission)
+        settlement = await self._settle(exchange)
         return response, self.accountant.headers(exchange, settlement)
 
-    async def count_tokens(self, request: ChatRequest) -> int:
-        """Prompt tokens as the serving model counts them (free, so no ledger row)."""
+    async def count_tokens(self, request: ChatRequest, *, client_key: str | None = None) -> int:
+        """Prompt tokens as the serving model counts them: authenticated like any call,
+        but free, so no reservation and no ledger row."""
         exchange = self.exchange(request, Attribution(), endpoint="count_tokens")
+        exchange.client_key = client_key
+        await self._authenticate(exchange)
 
         async def call(provider: Provider, model: str, timeout: float) -> int:
             return await provider.count_tokens(request, model, timeout=timeout)
 
         return await self.dispatcher.run(exchange, call)
 
-    async def list_models(self) -> list[str]:
+    async def list_models(self, *, client_key: str | None = None) -> list[str]:
+        exchange = Exchange(request=None, attribution=Attribution(), requested_model="",
+                            wire_format="openai", endpoint="models", client_key=client_key)
+        await self._authenticate(exchange)
         names = [route.name for route in self.config.models if "*" not in route.name]
         for route in self.config.models:
             if "*" in route.name:
@@ -302,43 +321,78 @@ class Gateway:
                     continue
         return list(dict.fromkeys(names))
 
-    async def _admit(self, exchange: Exchange, client_key: str | None) -> Admission | None:
-        if self.governance is None:
-            return None
+    # -- the hooks ----------------------------------------------------------------------
+
+    async def _authenticate(self, exchange: Exchange) -> None:
+        """``admit`` for free endpoints: levers see ``exchange.endpoint`` and reserve
+        nothing for them."""
+        for lever in self._hooks["admit"]:
+            await lever.admit(exchange)
+
+    async def _admit(self, exchange: Exchange) -> None:
         try:
-            return await self.governance.admit(exchange, client_key)
+            for lever in self._hooks["admit"]:
+                await lever.admit(exchange)
         except GatewayError as error:
             exchange.status, exchange.error_class = error.status, error.kind
             exchange.finish()
-            await self._settle(exchange, None)
+            await self._settle(exchange)
             raise
 
-    async def _fail(self, exchange: Exchange, admission: Admission | None,
-                    error: BaseException) -> None:
+    async def _answer(self, exchange: Exchange) -> ChatResponse | None:
+        for lever in self._hooks["answer"]:
+            response = await lever.answer(exchange)
+            if response is not None:
+                return response
+        return None
+
+    async def _rewrite(self, exchange: Exchange) -> None:
+        for lever in self._hooks["rewrite"]:
+            await lever.rewrite(exchange)
+
+    def _shaper(self, exchange: Exchange) -> Shaper | None:
+        levers = self._hooks["shape"]
+        if not levers:
+            return None
+
+        def shape(protocol: WireFormat, body: dict[str, object]) -> None:
+            for lever in levers:
+                lever.shape(exchange, protocol, body)
+
+        return shape
+
+    async def _fail(self, exchange: Exchange, error: BaseException) -> None:
         if isinstance(error, GatewayError):
             exchange.status, exchange.error_class = error.status, error.kind
+            estimate = getattr(error, "usage_estimate", None)
+            exchange.usage = estimate if isinstance(estimate, Usage) else None
+            exchange.usage_estimated = exchange.usage is not None
         else:  # cancelled (client went away) or a bug: still release and record
             exchange.status, exchange.error_class = 499, type(error).__name__
-        exchange.usage = None
+            exchange.usage = None
+        exchange.response = None
         exchange.finish()
-        await self._settle(exchange, admission)
+        await self._settle(exchange)
 
-    async def _settle(self, exchange: Exchange, admission: Admission | None) -> Settlement:
-        if exchange.baseline_model is None:  # never dispatched: a cache hit, or refused early
-            with contextlib.suppress(GatewayError):
-                exchange.baseline_model = self.dispatcher.candidates(
-                    exchange.requested_model)[0].upstream_model
-        settlement = self.accountant.settle(exchange, exchange.baseline_model)
-        # The ledger row first: a cancellation while governance settles must not lose it.
+    async def _settle(self, exchange: Exchange) -> Settlement:
+        for lever in self._hooks["observe"]:
+            try:
+                await lever.observe(exchange, exchange.response)
+            except Exception:  # a lever's bookkeeping must never lose the ledger row
+                log.exception("lever %s failed to observe %s", lever.name, exchange.request_id)
+        settlement = self.accountant.settle(exchange, self.levers)
+        # The ledger row first: a cancellation while levers settle must not lose it.
         self.writer.submit(self.accountant.record(exchange, settlement))
-        if self.governance is not None:
-            await self.governance.settle(admission, settlement.actual_usd, exchange.usage)
+        for lever in self._hooks["settle"]:
+            await lever.settle(exchange, settlement)
         return settlement
 
     async def aclose(self) -> None:
-        for lever in (self.cache, self.governance):
-            if lever is not None:
+        for lever in reversed(self.levers):
+            try:
                 await lever.aclose()
+            except Exception:
+                log.exception("lever %s failed to close", lever.name)
         await self.providers.aclose()
         self.writer.close()
         self.ledger.close()
@@ -347,12 +401,4 @@ class Gateway:
 def _endpoint(wire_format: WireFormat) -> str:
     return "messages" if wire_format == "anthropic" else "chat.completions"
 
-
-def _ensure_sqlite_dir(url: str) -> None:
-    if url.startswith(("postgres://", "postgresql://")) or url in ("memory", ":memory:"):
-        return
-    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
-    Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-
-
-__all__ = ["Completion", "CompletionStream", "Gateway", "StreamUsage"]
+__all__ = ["Completion", "CompletionStream", "Gateway"]

@@ -9,8 +9,8 @@ client yet.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Protocol
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Protocol
 
 from ..types import (
     ChatRequest,
@@ -21,15 +21,20 @@ from ..types import (
     WireFormat,
 )
 
+# Edits the upstream JSON body in place, given the protocol it is written in (the
+# levers' ``shape`` hook, e.g. provider prompt-caching hints).
+Shaper = Callable[[WireFormat, dict[str, Any]], None]
+
 
 class Provider(Protocol):
     name: str
     protocol: WireFormat
 
-    async def complete(self, request: ChatRequest, model: str, *, timeout: float) -> ChatResponse: ...
+    async def complete(self, request: ChatRequest, model: str, *, timeout: float,
+                       shape: Shaper | None = None) -> ChatResponse: ...
 
     async def open_stream(
-        self, request: ChatRequest, model: str, *, timeout: float
+        self, request: ChatRequest, model: str, *, timeout: float, shape: Shaper | None = None
     ) -> AsyncIterator[StreamEvent]:
         """Send a streaming request; raise on an error status, else return the events."""
         ...

@@ -1,50 +1,51 @@
-"""Build providers from configuration and pick the one that serves a model."""
+"""The configured providers, each over the transport the composition root gave it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ..config import GatewayConfig, ProviderConfig
+from ..routes import speaks_anthropic
 from .anthropic import AnthropicProvider
 from .base import Provider
-from .emulated import EMULATOR_API_KEY, EmulatorTransport
 from .openai import OpenAIProvider
-from .transport import HTTPTransport
+from .transport import HTTPTransport, Transport
 
 DEFAULT_BASE_URLS = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.anthropic.com"}
+# Every request through the built-in emulator authenticates as this organisation (unless
+# the provider sets an api_key), so its prompt caches behave as for one provider account.
+EMULATOR_API_KEY = "tt-emulator-local"
 
 
-def speaks_anthropic(model: str) -> bool:
-    """The emulator serves Claude models over the Anthropic protocol, the rest over OpenAI's."""
-    return model.startswith(("claude", "anthropic/"))
+def network_transport(settings: ProviderConfig) -> Transport:
+    return HTTPTransport(settings.base_url or DEFAULT_BASE_URLS[settings.type])
 
 
 class ProviderSet:
-    """All configured providers, created once and shared by every request."""
+    """All configured providers, created once and shared by every request.
 
-    def __init__(self, config: GatewayConfig, emulator: object | None = None) -> None:
-        self._emulator = emulator
+    ``transports`` maps each provider name to its transport: HTTP for network providers,
+    the in-process emulator (or anything else speaking HTTP semantics) for the rest. An
+    ``emulator`` provider speaks both protocols over one transport, picked per model.
+    """
+
+    def __init__(self, config: GatewayConfig, transports: Mapping[str, Transport], *,
+                 emulator: object | None = None) -> None:
+        self.emulator = emulator
         self._providers: dict[str, Provider] = {}
         self._emulated: dict[str, tuple[Provider, Provider]] = {}
         for name, settings in config.providers.items():
+            transport = transports[name]
             if settings.type == "emulator":
-                self._emulated[name] = self._emulator_pair(settings)
+                key = settings.api_key or EMULATOR_API_KEY
+                self._emulated[name] = (
+                    OpenAIProvider(name, transport, api_key=key, path_prefix="/v1"),
+                    AnthropicProvider(name, transport, api_key=key),
+                )
             else:
-                self._providers[name] = _network_provider(settings)
-
-    def _emulator_pair(self, settings: ProviderConfig) -> tuple[Provider, Provider]:
-        if self._emulator is None:
-            from ..emulator import Emulator, EmulatorConfig
-
-            self._emulator = Emulator(EmulatorConfig(**settings.emulator))
-        transport = EmulatorTransport(self._emulator)  # type: ignore[arg-type]
-        key = settings.api_key or EMULATOR_API_KEY
-        return (
-            OpenAIProvider(settings.name, transport, api_key=key, path_prefix="/v1"),
-            AnthropicProvider(settings.name, transport, api_key=key),
-        )
-
-    @property
-    def emulator(self) -> object | None:
-        return self._emulator
+                cls = AnthropicProvider if settings.type == "anthropic" else OpenAIProvider
+                self._providers[name] = cls(name, transport, api_key=settings.api_key,
+                                            headers=settings.headers)
 
     def get(self, provider_name: str, upstream_model: str) -> Provider:
         if provider_name in self._emulated:
@@ -61,10 +62,3 @@ class ProviderSet:
     async def aclose(self) -> None:
         for provider in self.all():
             await provider.aclose()
-
-
-def _network_provider(settings: ProviderConfig) -> Provider:
-    base_url = settings.base_url or DEFAULT_BASE_URLS[settings.type]
-    transport = HTTPTransport(base_url)
-    cls = AnthropicProvider if settings.type == "anthropic" else OpenAIProvider
-    return cls(settings.name, transport, api_key=settings.api_key, headers=settings.headers)

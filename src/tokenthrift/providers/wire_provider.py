@@ -21,6 +21,7 @@ from ..types import (
 )
 from ..wire._fields import MAX_JSON_DEPTH, nesting_exceeds
 from ..wire.sse import SSEDecoder
+from .base import Shaper
 from .errors import upstream_error
 from .transport import Transport, UpstreamReply
 
@@ -73,10 +74,13 @@ class WireProvider:
             raise await upstream_error(reply, self.name)
         return reply
 
-    async def complete(self, request: ChatRequest, model: str, *, timeout: float) -> ChatResponse:
+    async def complete(self, request: ChatRequest, model: str, *, timeout: float,
+                       shape: Shaper | None = None) -> ChatResponse:
         payload = self.build_request(request, model)
         payload["stream"] = False
         payload.pop("stream_options", None)
+        if shape is not None:
+            shape(self.protocol, payload)
         reply = await self._post(self.chat_path, payload, timeout)
         try:
             body = await reply.read()
@@ -92,10 +96,12 @@ class WireProvider:
             raise
 
     async def open_stream(
-        self, request: ChatRequest, model: str, *, timeout: float
+        self, request: ChatRequest, model: str, *, timeout: float, shape: Shaper | None = None
     ) -> AsyncIterator[StreamEvent]:
         payload = self.build_request(request, model)
         payload["stream"] = True
+        if shape is not None:
+            shape(self.protocol, payload)
         reply = await self._post(self.chat_path, payload, timeout)
         return self.stream_events(reply)
 

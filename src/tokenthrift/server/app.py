@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -22,6 +23,7 @@ from .admin import admin_routes
 from .attribution import attribution_for, client_key
 from .chat import anthropic_messages_endpoint, openai_chat_completions
 from .http import error_response, read_json
+from .request_id import RequestIdMiddleware
 
 log = logging.getLogger("tokenthrift.server")
 JSON = "application/json"
@@ -45,7 +47,10 @@ async def health(request: Request) -> Response:
 
 async def models(request: Request) -> Response:
     gateway: Gateway = request.app.state.gateway
-    names = await gateway.list_models()
+    try:
+        names = await gateway.list_models(client_key=client_key(request.headers))
+    except GatewayError as error:
+        return error_response(error, _wire_of(request))
     if "anthropic-version" in request.headers:
         data = [{"type": "model", "id": n, "display_name": n, "created_at": "2025-01-01T00:00:00Z"}
                 for n in names]
@@ -65,7 +70,7 @@ async def count_tokens(request: Request) -> Response:
         body = await read_json(request, gateway.config.max_body_bytes)
         body.setdefault("max_tokens", 1)  # not part of a count request
         chat = anthropic_messages.parse_request(body)
-        tokens = await gateway.count_tokens(chat)
+        tokens = await gateway.count_tokens(chat, client_key=client_key(request.headers))
     except GatewayError as error:
         return error_response(error, "anthropic")
     return Response(orjson.dumps({"input_tokens": tokens}), media_type=JSON)
@@ -145,12 +150,13 @@ def create_app(gateway: Gateway) -> Starlette:
         Route("/models", models, methods=["GET"]),
         Route("/v1/embeddings", embeddings, methods=["POST"]),
         Route("/embeddings", embeddings, methods=["POST"]),
-        *admin_routes(),
+        *admin_routes(gateway),
     ]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error, Exception: _unexpected},
+        middleware=[Middleware(RequestIdMiddleware)],
     )
     app.state.gateway = gateway
     return app

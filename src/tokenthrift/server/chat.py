@@ -19,6 +19,7 @@ from starlette.types import Receive, Scope, Send
 
 from ..accounting.cost import to_header
 from ..errors import GatewayError, StreamInterrupted
+from ..exchange import new_request_id
 from ..pipeline import CompletionStream, Gateway
 from ..types import WireFormat
 from ..wire import anthropic_messages, openai_chat
@@ -35,12 +36,14 @@ async def handle_chat(request: Request, wire_format: WireFormat) -> Response:
     started = time.perf_counter()
     gateway: Gateway = request.app.state.gateway
     wire = WIRE[wire_format]
+    # Minted first, so an error answer carries the same id as its ledger row.
+    request_id = new_request_id()
     try:
         body = await read_json(request, gateway.config.max_body_bytes)
         chat = wire.parse_request(body)
         attribution = attribution_for(request.headers, chat)
         exchange = gateway.exchange(chat, attribution, endpoint=_endpoint(wire_format),
-                                    started=started)
+                                    started=started, request_id=request_id)
         exchange.directives = lever_directives(request.headers)
         key = client_key(request.headers)
         if chat.stream:
@@ -53,7 +56,9 @@ async def handle_chat(request: Request, wire_format: WireFormat) -> Response:
         payload = orjson.dumps(wire.render_response(completion.response, chat))
         return Response(payload, media_type=JSON, headers=completion.headers)
     except GatewayError as error:
-        return error_response(error, wire_format)
+        response = error_response(error, wire_format)
+        response.headers["x-tokenthrift-request-id"] = request_id
+        return response
 
 
 class SettlingStreamingResponse(StreamingResponse):

@@ -7,14 +7,14 @@ See ``docs/caching.md`` for the behaviour users rely on.
 
 from __future__ import annotations
 
-from ...config import GatewayConfig
-from ..base import ResponseCache
+from ..base import Lever
+from ..context import LeverContext
 from .response_cache import CacheLever
 from .settings import CacheSettings
 
 
-def build(config: GatewayConfig) -> ResponseCache | None:
-    settings = CacheSettings.from_config(config)
+def build(context: LeverContext) -> Lever | None:
+    settings = CacheSettings.from_config(context.config)
     if not settings.enabled:
         return None
     from .backends import open_backend

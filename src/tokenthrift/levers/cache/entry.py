@@ -24,9 +24,10 @@ from ...types import (
     TextPart,
     ToolCall,
     Usage,
+    WireFormat,
 )
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _ids = random.Random()
 _ID_PREFIX = re.compile(r"^[A-Za-z]+[-_]")
 
@@ -34,13 +35,16 @@ _ID_PREFIX = re.compile(r"^[A-Za-z]+[-_]")
 @dataclass(slots=True)
 class CachedAnswer:
     response: ChatResponse
-    # Usage of the upstream call that produced the answer (the baseline of a hit).
+    # What the call that produced the answer used *as asked* (the requested model, the
+    # prompt before any rewrite): a hit's baseline is that call repeated (``repeat``).
     usage: Usage
     scope: str
     model: str
     stored_at: float
     exact_until: float | None
     semantic_until: float | None
+    # The protocol that served it, whose prompt-caching rules the repeat follows.
+    protocol: WireFormat | None = None
 
     @property
     def expires_at(self) -> float:
@@ -65,6 +69,7 @@ def encode(entry: CachedAnswer) -> bytes:
         "stored_at": entry.stored_at,
         "exact_until": entry.exact_until,
         "semantic_until": entry.semantic_until,
+        "protocol": entry.protocol,
         "usage": _usage(entry.usage),
         "response": {
             "id": response.id,
@@ -93,7 +98,8 @@ def decode(payload: bytes) -> CachedAnswer | None:
                  for index, finish, message in body["choices"]],
     )
     return CachedAnswer(response, Usage(*raw["usage"]), raw["scope"], raw["model"],
-                        raw["stored_at"], raw["exact_until"], raw["semantic_until"])
+                        raw["stored_at"], raw["exact_until"], raw["semantic_until"],
+                        raw.get("protocol"))
 
 
 def _usage(usage: Usage) -> list[int]:

@@ -1,38 +1,45 @@
 """The response cache lever: exact lookup, then semantic lookup, then (on a miss) store.
 
-Keys are computed once, at lookup, from the request *as the client asked* — before any
-later lever (routing, compression) rewrites it — and kept until the pipeline stores the
-answer. A broken backend (Redis down, disk full) never fails a request: it is logged and
-the request goes upstream as a miss.
+Keys are computed once, in ``answer``, from the request *as the client asked* — before
+any later lever (routing, compression) rewrites it — and kept in the exchange's notes
+until ``settle`` stores the answer with the usage of the request as asked (so a later
+hit's baseline is that request repeated, see ``repeat``). A broken backend (Redis down,
+disk full) never fails a request: it is logged and the request goes upstream as a miss.
+
+Savings: a hit saves what the request would have cost upstream now (``unwind``); the
+semantic layer's embedding calls (lookup and store) are the gateway's own spend in the
+row that caused them, charged against ``semantic_cache`` (a miss has a small negative
+saving with an API embedder, zero with the built-in one).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from ...types import ChatResponse, Usage
-from ..base import CacheHit
+from ..base import AdminEndpoint, Billable, Lever, Unwound
 from .backends import CacheBackend
 from .entry import CachedAnswer, decode, encode
 from .keys import CacheKey, SemanticQuery, exact_key, partition_prefix, scope_of, semantic_query
 from .policy import RequestPolicy, request_policy, storable
+from .repeat import repeat_usage
 from .semantic_layer import SemanticLayer
 from .settings import CacheSettings
 
 if TYPE_CHECKING:
-    from ...pipeline.exchange import Exchange
+    from ...accounting.settlement import Settlement
+    from ...exchange import Exchange
 
 log = logging.getLogger("tokenthrift.cache")
-# Plans of requests between lookup and store; a request that fails never stores, so
-# the oldest plans are dropped past this many in flight.
-_MAX_PENDING = 8192
 # After a backend fault, bypass the cache this long: with Redis down, every request
 # would otherwise wait for its own connection timeout before going upstream.
 _COOLDOWN_S = 5.0
+# The savings column the semantic layer's embedding spend is charged to.
+_EMBEDDING = "semantic_cache"
 
 
 @dataclass(slots=True)
@@ -41,6 +48,8 @@ class _Plan:
     key: CacheKey  # exact layer
     semantic_key: CacheKey | None = None  # the semantic layer's scope may differ
     query: SemanticQuery | None = None
+    hit: CachedAnswer | None = None
+    hit_kind: str = ""
 
 
 @dataclass(slots=True)
@@ -52,25 +61,24 @@ class CacheStats:
     errors: int = 0
 
 
-class CacheLever:
+class CacheLever(Lever):
+    name = "cache"
+
     def __init__(self, settings: CacheSettings, backend: CacheBackend,
                  semantic: SemanticLayer | None = None) -> None:
         self.settings = settings
         self.backend = backend
         self.semantic = semantic
         self.stats = CacheStats()
-        self._pending: OrderedDict[str, _Plan] = OrderedDict()
         self._down_until = 0.0
 
-    async def lookup(self, exchange: Exchange) -> CacheHit | None:
+    # -- hooks --------------------------------------------------------------------------
+
+    async def answer(self, exchange: Exchange) -> ChatResponse | None:
         plan = self._plan(exchange)
         if plan is None or time.monotonic() < self._down_until:
             return None
-        policy = plan.policy
-        if policy.store_exact or policy.store_semantic:
-            self._pending[exchange.request_id] = plan
-            if len(self._pending) > _MAX_PENDING:
-                self._pending.popitem(last=False)
+        exchange.notes[self.name] = plan
         try:
             hit = await self._lookup(exchange, plan)
         except Exception as error:  # a cache fault must not fail the request
@@ -78,12 +86,65 @@ class CacheLever:
             return None
         if hit is None:
             self.stats.misses += 1
-        else:
-            self._pending.pop(exchange.request_id, None)  # a hit is never stored again
-        return hit
+            return None
+        exchange.cache_status = "exact" if plan.hit_kind == "exact" else "semantic"
+        exchange.usage = Usage()
+        exchange.served_model = hit.response.model
+        return hit.served_response()
+
+    async def observe(self, exchange: Exchange, response: ChatResponse | None) -> None:
+        """Embed a miss's query for the store now, so its cost is in this request's row."""
+        plan: _Plan | None = exchange.notes.get(self.name)
+        if (plan is None or plan.hit is not None or response is None or self.semantic is None
+                or plan.query is None or not plan.policy.store_semantic
+                or not self._storable(exchange, response)):
+            return
+        try:
+            exchange.add_gateway_cost(_EMBEDDING, await self.semantic.prepare(plan.query))
+        except Exception as error:
+            self._fault("embed", error)
+
+    def unwind(self, exchange: Exchange, after: Billable) -> Unwound | None:
+        plan: _Plan | None = exchange.notes.get(self.name)
+        spent = exchange.gateway_costs.get(_EMBEDDING, Decimal(0))
+        without_spend = after.gateway_usd - spent
+        if plan is not None and plan.hit is not None:
+            entry = plan.hit
+            age = max(0.0, exchange.ts - entry.stored_at)
+            provider = exchange.candidates[0].provider_name if exchange.candidates else None
+            before = Billable(model=exchange.baseline_model or entry.model,
+                              usage=repeat_usage(entry.usage, entry.protocol, age),
+                              protocol=entry.protocol, provider=provider,
+                              gateway_usd=without_spend)
+            return Unwound(f"{plan.hit_kind}_cache", before, f"{plan.hit_kind} hit")
+        if spent:
+            return Unwound(_EMBEDDING, replace(after, gateway_usd=without_spend),
+                           "embedding for the semantic cache")
+        return None
+
+    async def settle(self, exchange: Exchange, settlement: Settlement) -> None:
+        plan: _Plan | None = exchange.notes.pop(self.name, None)
+        response = exchange.response
+        if plan is None or plan.hit is not None or response is None:
+            return
+        if exchange.status != 200 or not self._storable(exchange, response):
+            return
+        as_asked = settlement.baseline
+        usage = as_asked.usage if as_asked is not None else (exchange.usage or response.usage)
+        try:
+            await self._store(plan, response, usage, exchange)
+        except Exception as error:  # a cache fault must not fail the request
+            self._fault("store", error)
+
+    def admin_endpoints(self) -> list[AdminEndpoint]:
+        from .admin_api import endpoints
+
+        return endpoints(self)
+
+    # -- lookup and store ---------------------------------------------------------------
 
     def _plan(self, exchange: Exchange) -> _Plan | None:
-        request = exchange.request
+        request = exchange.original_request
         if request is None:
             return None
         policy = request_policy(self.settings, exchange.directives, request)
@@ -97,7 +158,12 @@ class CacheLever:
             plan.semantic_key = plan.key if scope == exact_scope else exact_key(request, scope)
         return plan
 
-    async def _lookup(self, exchange: Exchange, plan: _Plan) -> CacheHit | None:
+    def _storable(self, exchange: Exchange, response: ChatResponse) -> bool:
+        # A fallback model's answer is not what was asked for; keep asking.
+        return (not exchange.fallback_used and not exchange.usage_estimated
+                and storable(response, self.settings))
+
+    async def _lookup(self, exchange: Exchange, plan: _Plan) -> CachedAnswer | None:
         now = time.time()
         if plan.policy.lookup_exact:
             payload = await self.backend.get(plan.key.id)
@@ -105,53 +171,45 @@ class CacheLever:
             if (entry is not None and entry.exact_until is not None and entry.exact_until > now
                     and entry.scope == plan.key.scope and entry.model == plan.key.model):
                 self.stats.exact_hits += 1
-                return CacheHit("exact", entry.served_response(), entry.usage)
+                plan.hit, plan.hit_kind = entry, "exact"
+                return entry
         if not (plan.policy.lookup_semantic and self.semantic and plan.query and plan.semantic_key):
             return None
         key = plan.semantic_key
         found, cost = await self.semantic.lookup(plan.query, key.scope, key.model, now)
+        exchange.add_gateway_cost(_EMBEDDING, cost)
         if found is None:
-            # The embedding was paid for even though nothing matched.
-            exchange.lever_cost_usd += cost
             return None
         self.stats.semantic_hits += 1
-        return CacheHit("semantic", found.entry.served_response(), found.entry.usage,
-                        similarity=found.match.similarity, lookup_cost_usd=cost)
+        plan.hit, plan.hit_kind = found.entry, "semantic"
+        exchange.response_headers["x-tokenthrift-cache-similarity"] = (
+            f"{found.match.similarity:.4f}")
+        return found.entry
 
-    async def store(self, exchange: Exchange, response: ChatResponse) -> None:
-        plan = self._pending.pop(exchange.request_id, None)
-        if plan is None or exchange.fallback_used or exchange.usage_estimated:
-            # A fallback model's answer is not what was asked for; keep asking.
-            return
-        if not storable(response, self.settings):
-            return
-        try:
-            await self._store(plan, response, exchange)
-        except Exception as error:  # a cache fault must not fail the request
-            self._fault("store", error)
-
-    async def _store(self, plan: _Plan, response: ChatResponse, exchange: Exchange) -> None:
+    async def _store(self, plan: _Plan, response: ChatResponse, usage: Usage,
+                     exchange: Exchange) -> None:
         now = time.time()
         policy, settings = plan.policy, self.settings
         exact_until = now + (policy.ttl_s or settings.exact.ttl_s) if policy.store_exact else None
         semantic_key = plan.semantic_key if policy.store_semantic and plan.query else None
         semantic_until = now + (policy.ttl_s or settings.semantic.ttl_s) if semantic_key else None
-        usage = exchange.usage or response.usage
+        protocol = exchange.provider_protocol
         if semantic_key is None or semantic_key is plan.key:
-            await self._put(plan.key, response, usage, now, exact_until, semantic_until)
+            await self._put(plan.key, response, usage, now, exact_until, semantic_until, protocol)
         else:  # the layers have different scopes: one payload each
-            await self._put(plan.key, response, usage, now, exact_until, None)
-            await self._put(semantic_key, response, usage, now, None, semantic_until)
+            await self._put(plan.key, response, usage, now, exact_until, None, protocol)
+            await self._put(semantic_key, response, usage, now, None, semantic_until, protocol)
         if semantic_key is not None and semantic_until is not None and plan.query and self.semantic:
             await self.semantic.add(plan.query, semantic_key.id, semantic_until)
         self.stats.stores += 1
 
     async def _put(self, key: CacheKey, response: ChatResponse, usage: Usage, now: float,
-                   exact_until: float | None, semantic_until: float | None) -> None:
+                   exact_until: float | None, semantic_until: float | None,
+                   protocol: str | None) -> None:
         if exact_until is None and semantic_until is None:
             return
         entry = CachedAnswer(response, usage, key.scope, key.model, now, exact_until,
-                             semantic_until)
+                             semantic_until, protocol)  # type: ignore[arg-type]
         await self.backend.put(key.id, encode(entry), scope=key.scope, model=key.model,
                                expires_at=entry.expires_at)
 

@@ -85,6 +85,10 @@ class SemanticLayer:
             await self._run(self.matcher.remove, match.entry_id)
         return None, cost
 
+    async def prepare(self, query: SemanticQuery) -> Decimal:
+        """Embed the query for a later ``add``; what it cost (an unknown price counts 0)."""
+        return await self._run(self.matcher.prepare, query.text) or Decimal(0)
+
     async def add(self, query: SemanticQuery, entry_id: str, expires_at: float) -> None:
         await self._run(self.matcher.add, query.partition, query.text, entry_id, expires_at)
 

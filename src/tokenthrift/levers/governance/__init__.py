@@ -18,16 +18,15 @@ The user-facing description, with the guarantee and its limits, is docs/governan
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from ...config import GatewayConfig
-from ..base import Governance
+from ..base import Lever
+from ..context import LeverContext
 from .settings import parse_settings
 
 log = logging.getLogger("tokenthrift.governance")
 
 
-def build(config: GatewayConfig, ledger: Any, accountant: Any) -> Governance | None:
+def build(context: LeverContext) -> Lever | None:
     """The governance lever, or None when ``governance: {enabled: false}``.
 
     It is built even without any configuration: keys and budgets can be created later
@@ -35,6 +34,7 @@ def build(config: GatewayConfig, ledger: Any, accountant: Any) -> Governance | N
     to the ledger's database (``ledger`` itself is not used), so key look-ups never wait
     behind the ledger writer.
     """
+    config, accountant = context.config, context.accountant
     from .counters import Counters
     from .lever import GovernanceLever
     from .redis_backend import RedisCounters

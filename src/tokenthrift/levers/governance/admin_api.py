@@ -21,49 +21,20 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
-import orjson
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
-
-from ...errors import GatewayError, InvalidRequest
+from ...errors import GatewayError
+from ..base import AdminEndpoint, AdminHandler, AdminRequest
 from .lever import GovernanceLever
 from .periods import PERIODS
 from .specs import parse_budget, parse_key_spec
 from .views import budget_status_view, key_view
 
 log = logging.getLogger("tokenthrift.governance")
-_MAX_BODY = 64 * 1024
 
-Handler = Callable[[Request, GovernanceLever], Awaitable[Any]]
-
-
-def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """Master-key check, the lever, JSON in and out, errors in OpenAI's error shape."""
-    from ...server.admin import require_master_key
-    from ...server.http import error_response, read_json
-
-    async def endpoint(request: Request) -> Response:
-        try:
-            require_master_key(request)
-            lever = request.app.state.gateway.governance
-            if not isinstance(lever, GovernanceLever):
-                raise GatewayError("not_found", "governance is disabled on this gateway",
-                                   code="governance_disabled")
-            if request.method == "POST":
-                request.state.body = await read_json(request, _MAX_BODY)
-            status, body = await handler(request, lever)
-        except GatewayError as error:
-            return error_response(error, "openai")
-        except ValueError as exc:
-            return error_response(InvalidRequest(str(exc)), "openai")
-        return Response(orjson.dumps(body), status_code=status, media_type="application/json")
-
-    return endpoint
+Handler = Callable[[AdminRequest, GovernanceLever], Awaitable[tuple[int, Any]]]
 
 
-async def create_key(request: Request, lever: GovernanceLever) -> tuple[int, Any]:
-    spec = parse_key_spec(request.state.body)
+async def create_key(request: AdminRequest, lever: GovernanceLever) -> tuple[int, Any]:
+    spec = parse_key_spec(request.body)
     key, raw = await lever.create_key(spec)
     log.info("virtual key %s created (prefix %s)", key.id, key.prefix)
     usage = await lever.budget_usage(lever.book.of("key", key.id))
@@ -71,7 +42,7 @@ async def create_key(request: Request, lever: GovernanceLever) -> tuple[int, Any
     return 200, {**key_view(key, lever.settings.timezone, budgets=views), "key": raw}
 
 
-async def list_keys(request: Request, lever: GovernanceLever) -> tuple[int, Any]:
+async def list_keys(request: AdminRequest, lever: GovernanceLever) -> tuple[int, Any]:
     keys = await asyncio.to_thread(lever.store.list_keys)
     spend = await asyncio.to_thread(lever.store.spend_by_key, [k.id for k in keys])
     zone = lever.settings.timezone
@@ -85,7 +56,7 @@ async def list_keys(request: Request, lever: GovernanceLever) -> tuple[int, Any]
     return 200, {"data": data}
 
 
-async def revoke_key(request: Request, lever: GovernanceLever) -> tuple[int, Any]:
+async def revoke_key(request: AdminRequest, lever: GovernanceLever) -> tuple[int, Any]:
     key_id = request.path_params["key_id"]
     if not await lever.revoke_key(key_id):
         raise GatewayError("not_found", f"no key with id {key_id!r}", code="key_not_found")
@@ -93,21 +64,21 @@ async def revoke_key(request: Request, lever: GovernanceLever) -> tuple[int, Any
     return 200, {"id": key_id, "revoked": True}
 
 
-async def set_budget(request: Request, lever: GovernanceLever) -> tuple[int, Any]:
-    budget = parse_budget(request.state.body)
+async def set_budget(request: AdminRequest, lever: GovernanceLever) -> tuple[int, Any]:
+    budget = parse_budget(request.body)
     await lever.set_budget(budget)
     ((hold, spent, reserved),) = await lever.budget_usage([budget])
     return 200, budget_status_view(hold, spent, reserved, lever.settings.timezone)
 
 
-async def list_budgets(request: Request, lever: GovernanceLever) -> tuple[int, Any]:
+async def list_budgets(request: AdminRequest, lever: GovernanceLever) -> tuple[int, Any]:
     budgets = await asyncio.to_thread(lever.store.budgets)
     usage = await lever.budget_usage(budgets)
     zone = lever.settings.timezone
     return 200, {"data": [budget_status_view(h, s, r, zone) for h, s, r in usage]}
 
 
-async def delete_budget(request: Request, lever: GovernanceLever) -> tuple[int, Any]:
+async def delete_budget(request: AdminRequest, lever: GovernanceLever) -> tuple[int, Any]:
     scope, subject = request.path_params["scope"], request.path_params["subject"]
     period = request.query_params.get("period")
     if period is not None and period not in PERIODS:
@@ -119,11 +90,17 @@ async def delete_budget(request: Request, lever: GovernanceLever) -> tuple[int, 
     return 200, {"scope": scope, "id": subject, "deleted": deleted}
 
 
-ROUTES: list[BaseRoute] = [
-    Route("/admin/keys", _endpoint(create_key), methods=["POST"]),
-    Route("/admin/keys", _endpoint(list_keys), methods=["GET"]),
-    Route("/admin/keys/{key_id}", _endpoint(revoke_key), methods=["DELETE"]),
-    Route("/admin/budgets", _endpoint(set_budget), methods=["POST"]),
-    Route("/admin/budgets", _endpoint(list_budgets), methods=["GET"]),
-    Route("/admin/budgets/{scope}/{subject}", _endpoint(delete_budget), methods=["DELETE"]),
-]
+def endpoints(lever: GovernanceLever) -> list[AdminEndpoint]:
+    def bound(handler: Handler) -> AdminHandler:
+        async def call(request: AdminRequest) -> tuple[int, Any]:
+            return await handler(request, lever)
+        return call
+
+    return [
+        AdminEndpoint("POST", "/admin/keys", bound(create_key)),
+        AdminEndpoint("GET", "/admin/keys", bound(list_keys)),
+        AdminEndpoint("DELETE", "/admin/keys/{key_id}", bound(revoke_key)),
+        AdminEndpoint("POST", "/admin/budgets", bound(set_budget)),
+        AdminEndpoint("GET", "/admin/budgets", bound(list_budgets)),
+        AdminEndpoint("DELETE", "/admin/budgets/{scope}/{subject}", bound(delete_budget)),
+    ]

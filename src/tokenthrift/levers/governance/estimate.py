@@ -29,16 +29,15 @@ from typing import TYPE_CHECKING
 
 from ...accounting.genai_source import find_model
 from ...accounting.price import ModelPrice
+from ...accounting.settlement import Accountant
 from ...config import GatewayConfig
-from ...pipeline.dispatch import route_candidates
-from ...pipeline.settlement import Accountant
 from ...tokens import count_chat
 from ...types import ChatRequest, ImagePart
 from .budgets import to_nano
 from .settings import GovernanceSettings
 
 if TYPE_CHECKING:
-    from ...pipeline.exchange import Exchange
+    from ...exchange import Exchange
 
 _EXACT_TOKENIZER = ("gpt-", "o1", "o3", "o4", "chatgpt-", "codex", "text-embedding-")
 
@@ -72,7 +71,8 @@ class CostEstimator:
         out = _output_tokens(request)
         worst = Decimal(0)
         tokens = 0
-        for candidate in route_candidates(self._config, exchange.requested_model):
+        # The candidates as asked (before routing may pick a cheaper one).
+        for candidate in exchange.candidates:
             model = candidate.upstream_model
             hint = self._accountant.provider_hint(model, None, candidate.provider_name)
             prompt = self._input_tokens(request, model)

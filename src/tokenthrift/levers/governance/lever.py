@@ -1,8 +1,9 @@
 """The governance lever: what the pipeline calls before and after every request.
 
-``admit`` authenticates, applies the key's owner and model allow-list, then — only if
+``admit`` (the lever hook; ``reserve`` does the work) authenticates, applies the key's
+owner and model allow-list, then — only if
 some budget or rate limit applies — reserves the request's worst-case cost on every
-budget and charges every rate limit in one atomic step (see ``counters``). ``settle``
+budget and charges every rate limit in one atomic step (see ``counters``). ``settle`` (``reconcile``)
 reconciles the reservation to the actual cost (releases it when the request failed or
 was a cache hit, where the actual cost is ~0), corrects the tokens-per-minute charge,
 and hands the new spend to the soft-limit notifier.
@@ -22,10 +23,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from ...accounting.settlement import Accountant, Settlement
 from ...config import GatewayConfig
 from ...errors import GatewayError
-from ...pipeline.settlement import Accountant
 from ...types import Attribution, Usage
+from ..base import AdminEndpoint, Lever
 from .auth import ANONYMOUS, Authenticator, Identity
 from .budgets import Budget, BudgetBook, from_nano, to_nano
 from .counters import BudgetHold, BudgetRefusal, Counters, Outcome, RateRefusal, Unseeded
@@ -40,7 +42,7 @@ from .webhooks import SoftLimitNotifier
 if TYPE_CHECKING:
     from decimal import Decimal
 
-    from ...pipeline.exchange import Exchange
+    from ...exchange import Exchange
 
 log = logging.getLogger("tokenthrift.governance")
 
@@ -56,7 +58,13 @@ class Ticket:
     settled: bool = False
 
 
-class GovernanceLever:
+# Endpoints that cost nothing: authenticated, never reserved against a budget.
+FREE_ENDPOINTS = frozenset({"count_tokens", "models"})
+
+
+class GovernanceLever(Lever):
+    name = "governance"
+
     def __init__(self, config: GatewayConfig, accountant: Accountant,
                  settings: GovernanceSettings, store: GovernanceStore, counters: Counters, *,
                  clock: Callable[[], float] = time.time) -> None:
@@ -80,9 +88,33 @@ class GovernanceLever:
         mode = self.settings.auth
         return mode == "required" or (mode == "auto" and self.keys_exist)
 
+    # -- the lever hooks ----------------------------------------------------------------
+
+    async def admit(self, exchange: Exchange) -> None:
+        if exchange.endpoint in FREE_ENDPOINTS:
+            await self.authenticate(exchange, exchange.client_key)
+            return
+        ticket = await self.reserve(exchange, exchange.client_key)
+        if ticket is not None:
+            exchange.notes[self.name] = ticket
+
+    async def settle(self, exchange: Exchange, settlement: Settlement) -> None:
+        ticket = exchange.notes.pop(self.name, None)
+        if ticket is None:
+            return
+        usage = exchange.usage
+        await self.reconcile(ticket, settlement.actual_usd if usage is not None else None, usage)
+
+    def admin_endpoints(self) -> list[AdminEndpoint]:
+        from .admin_api import endpoints
+
+        return endpoints(self)
+
     # -- the request path ---------------------------------------------------------------
 
-    async def admit(self, exchange: Exchange, client_key: str | None) -> Ticket | None:
+    async def authenticate(self, exchange: Exchange, client_key: str | None) -> Identity:
+        """Who is calling (401 when a key is required and missing or wrong), and whether
+        their key may use the requested model (403)."""
         refresher, fresh = self._refresher, self._fresh
         if refresher is None or refresher.done() or refresher.get_loop() is not _loop():
             fresh = self._start_refreshing()
@@ -93,10 +125,19 @@ class GovernanceLever:
         if identity is not ANONYMOUS:
             _attribute(who, identity)
         key = identity.key
-        if key is not None and not key.allows(exchange.requested_model):
+        if key is not None and exchange.requested_model and not key.allows(
+                exchange.requested_model):
             raise GatewayError(
                 "permission", f"the model '{exchange.requested_model}' is not allowed for API "
                 f"key {key.prefix}…", param="model", code="model_not_allowed")
+        return identity
+
+    async def reserve(self, exchange: Exchange, client_key: str | None) -> Ticket | None:
+        """Authenticate, then reserve the worst case on every budget that applies and
+        charge every rate limit, atomically; raise 429 to refuse."""
+        identity = await self.authenticate(exchange, client_key)
+        key = identity.key
+        who = exchange.attribution
         budgets = self.book.applicable(who)
         limits = limits_for(key, who.team, self.settings.teams)
         if not budgets and limits is NO_LIMITS:
@@ -180,8 +221,8 @@ class GovernanceLever:
                      "x-tokenthrift-budget": quote(f"{budget.scope}:{budget.subject}:"
                                                    f"{budget.period}", safe=":")})
 
-    async def settle(self, admission: object, actual_usd: Decimal | None,
-                     usage: Usage | None) -> None:
+    async def reconcile(self, admission: object, actual_usd: Decimal | None,
+                        usage: Usage | None) -> None:
         if not isinstance(admission, Ticket) or admission.settled:
             return
         ticket = admission

@@ -86,6 +86,9 @@ class LocalMatcher:
         best = candidates[0].similarity if candidates else None
         return SemanticLookup(None, cost, rejected_by, best)
 
+    def prepare(self, text: str) -> Decimal | None:
+        return self._embed(text)[1]
+
     def add(self, partition: str, text: str, entry_id: str, expires_at: float | None) -> None:
         vector, _ = self._embed(text)
         self.add_embedded(partition, text, entry_id, expires_at, vector)

@@ -58,6 +58,12 @@ class SemanticMatcher(Protocol):
         lookup-then-add embeds once."""
         ...
 
+    def prepare(self, text: str) -> Decimal | None:
+        """Embed ``text`` ahead of an ``add`` and return what that cost (0 when it was
+        embedded recently, e.g. by the lookup; None = an unknown price). The pipeline
+        calls it before accounting so the store's embedding is in the request's row."""
+        ...
+
     def remove(self, entry_id: str) -> None: ...
 
     def clear(self, partition_prefix: str = "") -> int:
