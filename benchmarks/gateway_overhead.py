@@ -15,12 +15,14 @@ per request is the gateway's process-tree utime+stime over the measured window d
 the requests in it. Results: a markdown table on stdout and JSON in benchmarks/results/.
 
 Run: ``.venv/bin/python benchmarks/gateway_overhead.py`` (``--help`` for rates,
-durations, targets; ``--profile`` to see where tokenthrift spends its time at 200 RPS).
+durations, targets; ``--workers 2`` to run ``tokenthrift serve --workers 2``; ``--profile``
+to see where tokenthrift spends its time at 200 RPS).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -63,6 +65,7 @@ class Settings:
     quiet_wait: float = 120.0  # seconds to wait for that before measuring anyway
     noisy_cores: float = 0.25  # other processes' CPU during a run that makes it "noisy"
     noisy_retries: int = 2
+    workers: int = 1  # tokenthrift serve --workers
 
 
 @dataclass
@@ -241,9 +244,14 @@ def run_target(name: str, upstream: Service, workdir: Path, settings: Settings) 
         sweep(run, upstream, upstream, settings)
         return run
     run = TargetRun(name)
+    start = GATEWAYS[name]
+    if name == "tokenthrift":
+        start = functools.partial(services.start_tokenthrift, workers=settings.workers)
     try:
-        with running(lambda: GATEWAYS[name](upstream, workdir)) as gateway:
+        with running(lambda: start(upstream, workdir)) as gateway:
             run.version = gateway.version
+            if name == "tokenthrift" and settings.workers > 1:
+                run.version += f" --workers {settings.workers}"
             run.requests_sent += 1  # the smoke test
             sweep(run, gateway, upstream, settings)
     except services.ServiceError as error:
@@ -431,6 +439,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--quiet-wait", type=float, default=120.0, help="max seconds to wait for an idle machine"
     )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="tokenthrift serve --workers (processes)"
+    )
     parser.add_argument("--profile", action="store_true", help="py-spy tokenthrift instead")
     parser.add_argument("--profile-rate", type=float, default=200.0)
     return parser.parse_args(argv)
@@ -453,6 +464,7 @@ def main(argv: list[str] | None = None) -> int:
         timeout=args.timeout,
         refine_steps=args.refine,
         quiet_wait=args.quiet_wait,
+        workers=args.workers,
     )
     targets = [t for t in args.targets.split(",") if t]
     unknown = set(targets) - set(GATEWAYS)

@@ -173,11 +173,14 @@ def tokenthrift_config(upstream_port: int, workdir: Path) -> Path:
     return path
 
 
-def start_tokenthrift(upstream: Service, workdir: Path, startup_timeout: float = 60.0) -> Service:
+def start_tokenthrift(
+    upstream: Service, workdir: Path, startup_timeout: float = 60.0, workers: int = 1
+) -> Service:
     port = free_port()
     config = tokenthrift_config(upstream.port, workdir)
     executable = str(tokenthrift_executable())
     argv = [executable, "serve", "--config", str(config), "--host", HOST, "--port", str(port)]
+    argv += ["--workers", str(workers)] if workers > 1 else []
     process, log_path = _spawn("tokenthrift", argv, workdir, child_env())
     service = Service("tokenthrift", process, port, log_path, version=_git_revision())
     wait_ready(service, "/health", startup_timeout)
