@@ -58,7 +58,7 @@ def as_usd(value: Any, name: str = "amount") -> Decimal | None:
 
 def to_pico(usd: Decimal) -> int:
     """USD -> integer pico-USD, rounded half-even; ``ValueError`` outside int64."""
-    pico = int(usd.quantize(PICO, context=_CONTEXT).scaleb(12, context=_CONTEXT))
+    pico = int(usd.scaleb(12, _CONTEXT).to_integral_value(ROUND_HALF_EVEN, _CONTEXT))
     if not -_INT64_MAX <= pico <= _INT64_MAX:
         raise ValueError(f"{usd} USD is outside what the ledger stores (|x| < $9.2M per row)")
     return pico

@@ -14,7 +14,9 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -46,13 +48,21 @@ def _locked(path: Path, flags: int) -> Iterator[int | None]:
         os.close(fd)  # also releases the lock
 
 
+def _anything(value: Any) -> str:
+    # A record the store refused for an odd value in ``notes`` must still be kept.
+    return format(value, "f") if isinstance(value, Decimal) else repr(value)
+
+
 class SpillFile:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
 
-    def append(self, records: list[LedgerRecord]) -> None:
-        """Append records and fsync; raises ``OSError`` (disk full, read-only dir)."""
-        data = b"".join(orjson.dumps(r.to_json()) + b"\n" for r in records)
+    def append(self, records: list[LedgerRecord], extra: dict[str, Any] | None = None) -> None:
+        """Append records (each line with ``extra``'s keys too, which ``from_json``
+        ignores) and fsync; raises ``OSError`` (disk full, read-only dir)."""
+        data = b"".join(
+            orjson.dumps(r.to_json() | (extra or {}), default=_anything) + b"\n" for r in records
+        )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with _locked(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND) as fd:
             assert fd is not None  # O_CREAT

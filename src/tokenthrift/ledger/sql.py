@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 from tokenthrift.ledger import migrations
 from tokenthrift.ledger.base import (
     SAVINGS_DIMENSIONS,
@@ -107,25 +109,42 @@ def ordered_levers(found: Iterable[str]) -> list[str]:
 
 
 def record_to_row(record: LedgerRecord) -> tuple[Any, ...]:
-    """The ``ledger`` row of a record; ``ValueError``/``TypeError`` if it cannot be stored."""
-    data: dict[str, Any] = {
-        "tags": json.dumps(record.tags),
-        "notes": json.dumps(record.notes),
-        "cost_pusd": to_pico_or_none(record.cost_usd),
-        "baseline_cost_pusd": to_pico_or_none(record.baseline_cost_usd),
-        "saved_pusd": to_pico_or_none(record.saved_usd),
-        "gateway_cost_pusd": to_pico(record.gateway_cost_usd),
-        "unattributed_pusd": None,
-    }
-    known = [data["baseline_cost_pusd"], data["cost_pusd"], data["saved_pusd"]]
-    if None not in known:
-        # From the stored (rounded) figures, so that baseline - cost == saved +
-        # unattributed holds exactly in the database too.
-        baseline, cost, saved = known
-        data["unattributed_pusd"] = baseline - cost - saved
-    return tuple(
-        data[c] if c in data else getattr(record, _FIELD_OF_COLUMN.get(c, c)) for c in COLUMNS
+    """The ``ledger`` row of a record (in ``COLUMNS`` order); ``ValueError``/``TypeError``
+    if it cannot be stored. Spelled out: the writer thread runs this for every row."""
+    r = record
+    cost, baseline, saved = (
+        to_pico_or_none(r.cost_usd),
+        to_pico_or_none(r.baseline_cost_usd),
+        to_pico_or_none(r.saved_usd),
     )
+    # From the stored (rounded) figures, so that baseline - cost == saved + unattributed
+    # holds exactly in the database too.
+    unattributed = (
+        None if cost is None or baseline is None or saved is None else baseline - cost - saved
+    )
+    return (
+        r.request_id, r.ts, r.key_id, r.team, r.user, r.customer, _json(r.tags), r.task,
+        r.requested_model, r.served_model, r.provider, r.wire_format, r.endpoint,
+        r.input_tokens, r.cache_read_tokens, r.cache_write_5m_tokens, r.cache_write_1h_tokens,
+        r.output_tokens, r.reasoning_tokens,
+        cost, baseline, saved, unattributed, to_pico(r.gateway_cost_usd), _json(r.notes),
+        r.latency_ms, r.upstream_ms, r.overhead_ms, r.stream, r.cache_status, r.status,
+        r.error_class, r.usage_estimated, r.prompt_fingerprint, r.retries, r.fallback_used,
+        r.batch,
+    )  # fmt: skip
+
+
+def _json(value: list[str] | dict[str, Any]) -> str:
+    if not value:
+        return "{}" if isinstance(value, dict) else "[]"
+    # Decimals in notes become strings; anything else unserialisable raises TypeError.
+    return orjson.dumps(value, default=_json_default).decode()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def _savings_pico(record: LedgerRecord) -> list[tuple[str, int]]:

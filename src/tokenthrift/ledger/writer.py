@@ -1,39 +1,51 @@
-"""Ledger writes off the request path: a queue drained in batches by a background thread.
+"""Ledger writes off the request path: a bounded queue drained in batches by a thread.
 
-``submit`` appends to an in-memory queue (O(1), no lock, never touches the database;
-safe from the event loop and from any thread). The writer thread wakes every
-``flush_interval`` (or as soon as ``max_batch`` records wait) and writes everything
-queued, ``max_batch`` records per transaction. ``flush`` queues a mark behind the
-records submitted so far and waits until the writer has made everything before it
-durable, so it needs no shared counter either.
+``submit`` appends to an in-memory queue (O(1), no lock while there is room; safe from
+the event loop and from any thread). The writer thread wakes every ``flush_interval``
+(or as soon as the queue is half full) and writes everything queued in one transaction.
 
-When a write fails because the store is unreachable, the records stay queued and the
-write is retried with exponential backoff (capped at ``max_retry_delay``). Queued
-records go to ``<data_dir>/pending-ledger.jsonl`` (appended and fsynced) when the store
-has been failing for ``spill_after`` seconds, when more than ``max_pending`` records
-wait, or when ``flush``/``close`` is called; the file is re-ingested at start-up and as
-soon as the store is back. Records the store rejects as bad data are isolated one by one
-and kept in ``<data_dir>/rejected-ledger.jsonl``. An answered request is never dropped.
+**Bounded backlog.** The queue holds at most ``capacity`` records: about what the
+writer commits in 40% of a flush interval, measured as it runs (between ``min_queue``
+and ``max_queue``). When it is full, ``submit`` blocks and ``await submit_async``
+waits (without blocking the event loop) until the writer has taken the queue. So at
+any load the records accepted but not yet committed are at most the queue plus the
+batch being written, i.e. no more than about one flush interval of the traffic the
+gateway can record; a SIGKILL loses at most that. Blocking is only reached at
+saturation: below it, the fast path is an ``append``.
 
-What a crash can lose (measured by ``benchmarks/ledger_kill_window.py``):
+**Outages.** A write the store could not take for now (``LedgerUnavailable``, or any
+unexpected error) is retried with exponential backoff (capped at
+``max_retry_delay``). While it fails, queued records go to
+``<data_dir>/pending-ledger.jsonl`` (appended and fsynced) when the queue is full,
+after ``spill_after`` seconds, or on ``flush``/``close``; that file is re-ingested at
+start-up and as soon as the store is back. If the writer itself is stuck (a write
+hanging on a connect timeout), a producer waits at most ``max_wait`` for room, then
+the queue grows past its bound until the writer moves again (``overflows`` counts
+those waits): availability over the loss bound, and ``health()`` says so.
 
-* SIGTERM / normal exit: nothing, as long as ``close()`` runs (the server calls it on
-  SIGTERM; an ``atexit`` hook covers a normal interpreter exit).
-* SIGKILL / OOM kill while the store is healthy: records submitted since the last
-  commit, i.e. at most about ``flush_interval`` plus one batch write of traffic
-  (measured: 500 records/s, 50 ms interval -> median 17, max 24 records, <= 48 ms).
-* SIGKILL while the store is down: up to ``spill_after`` (+ one retry attempt, which for
-  PostgreSQL can block for its connect timeout) of traffic.
+**Quarantine.** A batch the store refuses as bad data (``RecordRejected``: a value over
+an index limit, an untranslatable character) is bisected so that only the refused
+records are set aside, in ``<data_dir>/quarantine-ledger.jsonl`` with the reason;
+they are counted (``quarantined``) and never hold back the records behind them.
+
+What a crash can lose (measured by ``benchmarks/ledger_kill_window.py``): SIGTERM or a
+normal exit nothing, as long as ``close()`` runs (the server calls it; an ``atexit``
+hook covers a normal exit); SIGKILL while the store is healthy, at most about one
+flush interval of traffic, at any load; SIGKILL while the store is down, at most the
+queue (it is spilled when full) and ``spill_after`` of traffic.
 """
 
 from __future__ import annotations
 
+import asyncio
 import atexit
+import contextlib
 import logging
 import threading
 import time
 from collections import deque
 from pathlib import Path
+from typing import Any
 
 from tokenthrift.ledger.base import LedgerSink, RecordRejected
 from tokenthrift.ledger.record import LedgerRecord
@@ -42,7 +54,11 @@ from tokenthrift.ledger.spill import SpillFile
 log = logging.getLogger("tokenthrift.ledger")
 
 PENDING_FILE = "pending-ledger.jsonl"
-REJECTED_FILE = "rejected-ledger.jsonl"
+QUARANTINE_FILE = "quarantine-ledger.jsonl"
+# The queue bound aims at writing one full queue in this share of a flush interval:
+# the queue and the batch in flight then hold at most about one interval of traffic.
+_WRITE_SHARE = 0.4
+_FIRST_ROW_COST_S = 50e-6  # per-row write time assumed until one is measured
 
 
 class _Interrupted(Exception):
@@ -66,8 +82,10 @@ class LedgerWriter:
 
     Counters: ``written`` (records confirmed in the store), ``pending`` (accepted, not
     yet in the store: queued, being written or spilled to disk), ``failures`` (failed
-    write attempts), ``spilled`` (records ever moved to the spill file), ``rejected``.
-    The writer does not own the ledger: close the ledger after ``close()``.
+    write attempts), ``spilled`` (records ever moved to the spill file),
+    ``quarantined`` (records the store refused, kept in the quarantine file),
+    ``backpressure_waits``/``overflows`` (submits that found the queue full / gave up
+    waiting). The writer does not own the ledger: close the ledger after ``close()``.
     """
 
     def __init__(
@@ -75,34 +93,42 @@ class LedgerWriter:
         ledger: LedgerSink,
         *,
         flush_interval: float = 0.05,
-        max_batch: int = 512,
-        max_pending: int = 10_000,
+        min_queue: int = 64,
+        max_queue: int = 8192,
+        max_batch: int = 2048,
         spill_after: float = 1.0,
         max_retry_delay: float = 1.0,
+        max_wait: float = 1.0,
+        stuck_after: float | None = None,
         data_dir: str | Path = ".tokenthrift",
     ) -> None:
-        if flush_interval <= 0 or max_batch < 1 or max_pending < 1:
-            raise ValueError("flush_interval, max_batch and max_pending must be positive")
+        if flush_interval <= 0 or min_queue < 1 or max_queue < min_queue or max_batch < 1:
+            raise ValueError("need flush_interval > 0, 1 <= min_queue <= max_queue, max_batch >= 1")
         self._ledger = ledger
         self._flush_interval = flush_interval
-        self._max_batch = max_batch
-        self._max_pending = max_pending
+        self._min_queue, self._max_queue, self._max_batch = min_queue, max_queue, max_batch
         self._spill_after = spill_after
         self._max_retry_delay = max_retry_delay
+        self._max_wait = max_wait
+        self._stuck_after = max(1.0, 40 * flush_interval) if stuck_after is None else stuck_after
         self._spill = SpillFile(Path(data_dir) / PENDING_FILE)
-        self._rejects = SpillFile(Path(data_dir) / REJECTED_FILE)
+        self._quarantine = SpillFile(Path(data_dir) / QUARANTINE_FILE)
 
-        self.written = 0
-        self.failures = 0
-        self.spilled = 0
-        self.rejected = 0
+        self.written = self.failures = self.spilled = self.quarantined = 0
+        self.backpressure_waits = self.overflows = 0
         self._on_disk = self._spill.count()
 
-        # No lock on the request path: deque.append/popleft are atomic, so submit never
-        # waits for the writer thread (and close() is safe even from a signal handler
-        # that interrupted a submit). Only the writer thread takes from the left.
+        # No lock on the request path while there is room: deque.append/popleft are
+        # atomic, so submit never waits for the writer thread (and close() is safe
+        # even from a signal handler that interrupted a submit). Only the writer thread
+        # takes from the left.
         self._queue: deque[_Item] = deque()
+        self._row_cost_s = _FIRST_ROW_COST_S
+        self.capacity = self._capacity_for(self._row_cost_s)
         self._wake = threading.Event()
+        self._room = threading.Condition()
+        self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._overflowing = False
         self._in_flight = 0
         self._flush_waiters = 0
         self._flush_waiters_lock = threading.Lock()
@@ -110,6 +136,8 @@ class LedgerWriter:
         self._failing_since: float | None = None
         self._consecutive_failures = 0
         self._retry_at = 0.0
+        self._last_write_s = 0.0
+        self._started = self._last_written_at = self._last_progress = time.monotonic()
 
         self._thread = threading.Thread(target=self._run, name="ledger-writer", daemon=True)
         self._thread.start()
@@ -118,20 +146,108 @@ class LedgerWriter:
     # -- the request path -----------------------------------------------------------
 
     def submit(self, record: LedgerRecord) -> None:
-        """Queue a record; O(1), takes no lock, never waits for I/O.
+        """Queue a record. O(1) and lock-free while the queue has room; when it is full
+        (the store cannot keep up), blocks until the writer has taken the queue, at most
+        ``max_wait``. From the event loop prefer ``await submit_async(record)``.
 
         Raises ``RuntimeError`` after ``close``: shut the server's request handling
         down before closing the writer."""
         if self._closing:
             raise RuntimeError("ledger writer is closed")
+        if len(self._queue) >= self.capacity and not self._overflowing:
+            self._wait_for_room()
+        self._append(record)
+
+    async def submit_async(self, record: LedgerRecord) -> None:
+        """``submit`` for the event loop: while the queue is full, this request waits
+        (other requests go on) instead of the whole loop."""
+        if self._closing:
+            raise RuntimeError("ledger writer is closed")
+        if len(self._queue) >= self.capacity and not self._overflowing:
+            await self._wait_for_room_async()
+        self._append(record)
+
+    def _append(self, record: LedgerRecord) -> None:
         self._queue.append(record)
-        if len(self._queue) >= self._max_batch:
+        if len(self._queue) * 2 >= self.capacity and not self._wake.is_set():
             self._wake.set()
+
+    def _wait_for_room(self) -> None:
+        self.backpressure_waits += 1
+        deadline = time.monotonic() + self._max_wait
+        with self._room:
+            while self._full() and self._thread.is_alive():
+                self._wake.set()
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self._overflow()
+                    return
+                self._room.wait(min(left, self._flush_interval))
+
+    async def _wait_for_room_async(self) -> None:
+        self.backpressure_waits += 1
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._max_wait
+        while self._full() and self._thread.is_alive():
+            future: asyncio.Future[None] = loop.create_future()
+            with self._room:
+                self._async_waiters.append((loop, future))
+            self._wake.set()
+            left = deadline - loop.time()
+            if left <= 0:
+                self._overflow()
+                return
+            with contextlib.suppress(TimeoutError):  # then look again
+                await asyncio.wait_for(future, min(left, self._flush_interval))
+
+    def _full(self) -> bool:
+        return len(self._queue) >= self.capacity and not self._overflowing and not self._closing
+
+    def _overflow(self) -> None:
+        if not self._overflowing:
+            log.error("ledger writer has not taken a full queue for %ss: accepting records "
+                      "past the bound until it does", self._max_wait)  # fmt: skip
+        self._overflowing = True
+        self.overflows += 1
+
+    def _room_made(self) -> None:
+        """The writer took records off the queue: wake whoever waits for room."""
+        self._overflowing = False
+        with self._room:
+            self._room.notify_all()
+            waiters, self._async_waiters = self._async_waiters, []
+        for loop, future in waiters:
+            loop.call_soon_threadsafe(_resolve, future)
 
     @property
     def pending(self) -> int:
         """Records accepted but not yet in the store (approximate while it changes)."""
         return len(self._queue) + self._in_flight + self._on_disk
+
+    @property
+    def queued(self) -> int:
+        """Records (and flush marks) waiting in the queue, not yet taken by the writer."""
+        return len(self._queue)
+
+    @property
+    def rejected(self) -> int:  # the name before quarantine had one
+        return self.quarantined
+
+    def health(self) -> dict[str, Any]:
+        """What /health reports: ``ok`` is False when the writer thread is gone or is
+        ``stuck`` (records pending and no write succeeded for ``stuck_after``)."""
+        now = time.monotonic()
+        pending = self.pending
+        stuck = pending > 0 and now - self._last_progress > self._stuck_after
+        return {
+            "pending": pending,
+            "spilled": self._on_disk,
+            "quarantined": self.quarantined,
+            "failures": self.failures,
+            "last_flush_age_s": round(now - self._last_written_at, 3),
+            "stuck": stuck,
+            "ok": self._thread.is_alive() and not stuck,
+        }
 
     # -- durability -----------------------------------------------------------------
 
@@ -169,13 +285,17 @@ class LedgerWriter:
             # a submit that passed the closed check just before close(): the thread is
             # gone, so finishing its work here cannot race with it
             self._tick(closing=True)
+        self._room_made()
         atexit.unregister(self.close)
 
     # -- the writer thread ----------------------------------------------------------
 
     def _run(self) -> None:
         while True:
-            self._wake.wait(self._flush_interval)
+            backlog = len(self._queue) * 2 >= self.capacity and self._failing_since is None
+            if not backlog:  # with a backlog, write again at once
+                # Wait so that a record's age at commit stays within one interval.
+                self._wake.wait(max(0.001, self._flush_interval - self._last_write_s))
             self._wake.clear()
             closing = self._closing
             try:
@@ -195,6 +315,8 @@ class LedgerWriter:
             self._write_queue()
         if self._queue and self._must_spill(closing, now):
             self._spill_queue()
+        if not self.pending:
+            self._last_progress = time.monotonic()  # idle is keeping up
 
     def _must_spill(self, closing: bool, now: float) -> bool:
         if self._failing_since is None:
@@ -202,7 +324,7 @@ class LedgerWriter:
         return bool(
             closing
             or self._flush_waiters
-            or len(self._queue) > self._max_pending
+            or len(self._queue) >= self.capacity
             or now - self._failing_since >= self._spill_after
         )
 
@@ -220,6 +342,8 @@ class LedgerWriter:
             if isinstance(item, LedgerRecord):
                 records += 1
         self._in_flight = records
+        if items:
+            self._room_made()
         return items
 
     def _settle(self, items: list[_Item], durable: int, *, spilled: int = 0) -> None:
@@ -242,7 +366,8 @@ class LedgerWriter:
 
     def _write_queue(self) -> None:
         while True:
-            items = self._take(self._max_batch)
+            # Everything queued (at most the bound) in one transaction.
+            items = self._take(max(self.capacity, self._max_batch))
             if not items:
                 return
             batch = [item for item in items if isinstance(item, LedgerRecord)]
@@ -253,35 +378,33 @@ class LedgerWriter:
 
     def _write_batch(self, batch: list[LedgerRecord]) -> list[LedgerRecord]:
         """Write a batch; return the records (a suffix) still to be written."""
+        started = time.monotonic()
         try:
             self._ledger.write(batch)
         except RecordRejected as exc:
-            if len(batch) > 1:
-                return self._write_one_by_one(batch)
-            try:
-                self._rejects.append(batch)
-            except OSError as disk_exc:  # rejected *and* no disk: keep it, try again later
-                self._note_failure(disk_exc)
-                return batch
-            log.error(
-                "ledger rejected record %s (%s); kept in %s",
-                batch[0].request_id,
-                exc,
-                self._rejects.path,
-            )
-            self.rejected += 1
-            return []
+            return self._isolate(batch, exc)
         except Exception as exc:  # LedgerUnavailable, or anything unknown: retry later
             self._note_failure(exc)
             return batch
-        self.written += len(batch)
-        self._note_success()
+        self._note_success(len(batch), time.monotonic() - started)
         return []
 
-    def _write_one_by_one(self, batch: list[LedgerRecord]) -> list[LedgerRecord]:
-        for i, record in enumerate(batch):
-            if self._write_batch([record]):
-                return batch[i:]
+    def _isolate(self, batch: list[LedgerRecord], exc: RecordRejected) -> list[LedgerRecord]:
+        """Bisect a refused batch: the halves the store takes are written, the single
+        records it refuses are quarantined (log2(n) rounds for one bad record)."""
+        if len(batch) > 1:
+            half = len(batch) // 2
+            rest = self._write_batch(batch[:half])
+            return rest + batch[half:] if rest else self._write_batch(batch[half:])
+        (record,) = batch
+        try:
+            self._quarantine.append(batch, {"quarantine": {"reason": str(exc), "at": time.time()}})
+        except OSError as disk_exc:  # refused *and* no disk: keep it, try again later
+            self._note_failure(disk_exc)
+            return batch
+        log.error("ledger refused record %s (%s); kept in %s",
+                  record.request_id, exc, self._quarantine.path)  # fmt: skip
+        self.quarantined += 1
         return []
 
     def _spill_queue(self) -> None:
@@ -324,8 +447,23 @@ class LedgerWriter:
         delay = self._flush_interval * 2 ** min(self._consecutive_failures, 20)
         self._retry_at = now + min(delay, self._max_retry_delay)
 
-    def _note_success(self) -> None:
+    def _note_success(self, rows: int, seconds: float) -> None:
         if self._failing_since is not None:
             log.info("ledger store is back after %d failed writes", self._consecutive_failures)
         self._failing_since = None
         self._consecutive_failures = 0
+        self.written += rows
+        self._last_written_at = self._last_progress = time.monotonic()
+        self._last_write_s = seconds
+        if rows >= 32:  # small batches are mostly fixed cost: they say little per row
+            self._row_cost_s = 0.7 * self._row_cost_s + 0.3 * (seconds / rows)
+            self.capacity = self._capacity_for(self._row_cost_s)
+
+    def _capacity_for(self, row_cost_s: float) -> int:
+        rows = int(self._flush_interval * _WRITE_SHARE / row_cost_s)
+        return max(self._min_queue, min(self._max_queue, rows))
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

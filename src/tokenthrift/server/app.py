@@ -40,9 +40,12 @@ def _wire_of(request: Request) -> WireFormat:
 
 async def health(request: Request) -> Response:
     gateway: Gateway = request.app.state.gateway
-    writer = gateway.writer
-    body = {"status": "ok", "ledger": {"pending": writer.pending, "failures": writer.failures}}
-    return Response(orjson.dumps(body), media_type=JSON)
+    ledger = gateway.writer.health()
+    # 503 when the gateway cannot record what it serves (the ledger writer is stuck or
+    # gone while records wait): a load balancer should stop sending it traffic.
+    ok = bool(ledger["ok"])
+    body = {"status": "ok" if ok else "degraded", "ledger": ledger}
+    return Response(orjson.dumps(body), status_code=200 if ok else 503, media_type=JSON)
 
 
 async def models(request: Request) -> Response:
