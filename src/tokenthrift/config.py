@@ -28,7 +28,7 @@ built-in emulator and the ledger is SQLite under ``./.tokenthrift/``.
 
 The file is read strictly: an unknown section or key, or a value of the wrong type, is a
 ``ConfigError`` naming the key path and what is allowed there. A section of a lever on
-the roadmap but not in this version (``levers.registry.PLANNED``) is refused by name.
+the roadmap but not in this version (``registry.PLANNED``) is refused by name.
 Lever sections are checked by each lever's own settings parser, when the gateway is built
 or by ``tokenthrift config check``.
 """
@@ -57,14 +57,14 @@ from .config_section import (
     text_list,
     unknown_key,
 )
-from .levers.registry import PLANNED
-from .levers.registry import sections as lever_sections
+from .registry import PLANNED
+from .registry import sections as lever_sections
 
 ProviderType = Literal["openai", "anthropic", "emulator"]
 PROVIDER_TYPES = ("openai", "anthropic", "emulator")
 DEFAULT_DATA_DIR = ".tokenthrift"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-# Top-level keys besides the lever sections (``levers.registry.sections()``).
+# Top-level keys besides the lever sections (``registry.sections()``).
 _CORE_KEYS = ("providers", "models", "retry", "storage", "pricing", "timeout_s",
               "connect_timeout_s", "max_body_bytes", "data_dir", "master_key")
 _PROVIDER_KEYS = ("type", "base_url", "api_key", "headers", "emulator")

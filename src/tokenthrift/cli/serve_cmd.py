@@ -27,6 +27,8 @@ from ..server.runner import DEFAULT_PORT, uvicorn_config
               type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(config_path: str | None, host: str, port: int, workers: int, log_level: str) -> None:
     """Run the OpenAI- and Anthropic-compatible gateway."""
+    from ..ledger import LedgerError
+
     logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT)
     try:  # every config mistake ends here: a message on stderr, exit 1, no traceback
         config = load_config(config_path)
@@ -38,6 +40,8 @@ def serve(config_path: str | None, host: str, port: int, workers: int, log_level
             app = build_app(config)
     except (ConfigError, ValueError) as exc:  # ValueError: a ledger or price the parts refuse
         raise click.ClickException(str(exc)) from None
+    except LedgerError as exc:  # e.g. PostgreSQL down: the message names the server, no secret
+        raise click.ClickException(f"cannot open the ledger: {exc}") from None
     source = config_path or "embedded default (emulator upstream, SQLite ledger)"
     click.echo(f"tokenthrift gateway on http://{host}:{port}  config: {source}"
                f"  ledger: {_safe_url(config.storage.ledger)}"
@@ -54,7 +58,7 @@ def serve(config_path: str | None, host: str, port: int, workers: int, log_level
 
 def check_levers(config: GatewayConfig) -> list[str]:
     """Run every registered lever's settings parser; the names of the enabled levers."""
-    from ..levers.registry import REGISTRY
+    from ..registry import REGISTRY
 
     enabled = []
     for spec in REGISTRY:
