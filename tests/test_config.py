@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from tokenthrift.config import ConfigError, GatewayConfig, parse_config
 from tokenthrift import registry
+from tokenthrift.config import ConfigError, GatewayConfig, parse_config
 from tokenthrift.levers.cache.settings import CacheSettings
 from tokenthrift.levers.governance.settings import parse_settings
 
