@@ -27,7 +27,7 @@ from tokenthrift.accounting.settlement import Settlement
 from tokenthrift.cli.main import cli
 from tokenthrift.emulator import Fault
 from tokenthrift.exchange import Exchange
-from tokenthrift.levers import registry
+from tokenthrift import registry
 from tokenthrift.levers.base import Billable, Lever, Unwound
 from tokenthrift.levers.context import LeverContext
 from tokenthrift.routes import Candidate

@@ -1,7 +1,7 @@
 """The composition root: the one place that builds a gateway from its configuration.
 
 Reading ``build_gateway`` tells everything a request meets: the levers of
-``levers.registry.REGISTRY`` in order, the providers over their transports (HTTP, or
+``registry.REGISTRY`` in order, the providers over their transports (HTTP, or
 the built-in emulator in-process), the accountant and the ledger with its writer.
 Nothing else constructs a lever. Tests and library users may inject their own parts.
 """
@@ -17,7 +17,7 @@ from .config import GatewayConfig
 from .ledger import open_ledger
 from .ledger.base import Ledger
 from .ledger.writer import LedgerWriter
-from .levers import registry
+from . import registry
 from .levers.base import Lever
 from .levers.context import LeverContext
 from .pipeline import Gateway

@@ -14,7 +14,8 @@ models:                       # the model names clients may ask for
   - name: "*"                 # catch-all: any other name goes here
     provider: emulator
 retry: {max_retries: 2, backoff_s: 0.25, max_backoff_s: 8}
-timeout_s: 600
+timeout_s: 600                # per upstream attempt
+deadline_s: 600               # per request, retries and fallbacks included (default: timeout_s)
 storage: {ledger: "sqlite:///.tokenthrift/ledger.db", prompts: hash, redis: "redis://127.0.0.1:6379/0"}
 master_key: ${TOKENTHRIFT_MASTER_KEY}   # admin API (/admin/*); default: that env var
 cache: {...}                  # response caching, see levers.cache
@@ -66,7 +67,7 @@ DEFAULT_DATA_DIR = ".tokenthrift"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Top-level keys besides the lever sections (``registry.sections()``).
 _CORE_KEYS = ("providers", "models", "retry", "storage", "pricing", "timeout_s",
-              "connect_timeout_s", "max_body_bytes", "data_dir", "master_key")
+              "deadline_s", "connect_timeout_s", "max_body_bytes", "data_dir", "master_key")
 _PROVIDER_KEYS = ("type", "base_url", "api_key", "headers", "emulator")
 _LEDGER_SCHEMES = ("sqlite", "postgres", "postgresql")
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
@@ -142,6 +143,9 @@ class GatewayConfig:
     storage: StorageConfig = field(default_factory=StorageConfig)
     pricing: dict[str, dict[str, Any]] = field(default_factory=dict)
     timeout_s: float = 600.0
+    # The longest one request may take, retries and fallbacks included; None = timeout_s
+    # (so by default a hung upstream is answered 504 after timeout_s, not once per retry).
+    deadline_s: float | None = None
     connect_timeout_s: float = 10.0
     # Largest request body accepted (bytes); larger → 413.
     max_body_bytes: int = 32 * 1024 * 1024
@@ -229,6 +233,7 @@ def parse_config(raw: dict[str, Any]) -> GatewayConfig:
         storage=_parse_storage(top.get("storage"), data_dir),
         pricing=_parse_pricing(top.get("pricing")),
         timeout_s=section.seconds("timeout_s", 600.0, positive=True),
+        deadline_s=section.optional_seconds("deadline_s", positive=True),
         connect_timeout_s=section.seconds("connect_timeout_s", 10.0, positive=True),
         max_body_bytes=section.integer("max_body_bytes", 32 * 1024 * 1024, positive=True),
         data_dir=data_dir,

@@ -70,7 +70,8 @@ class GatewayError(Exception):
 
     @property
     def retryable(self) -> bool:
-        return self.status in (408, 409, 429, 500, 502, 503, 504, 529)
+        # What the official OpenAI and Anthropic SDKs retry.
+        return self.status in (408, 409, 429) or self.status >= 500
 
 
 class InvalidRequest(GatewayError):

@@ -1,6 +1,8 @@
 """The levers this version has, in the order a request meets them.
 
-Adding a lever is one package under ``levers/`` plus one line here. The composition root
+Adding a lever is one package under ``levers/`` plus one line here. This module sits
+outside ``levers/`` and imports no lever at load time, so the config loader can read the
+section names without depending on the levers (which depend on the config). The composition root
 (``tokenthrift.assembly``) builds each registered lever from its config section; the
 config loader accepts exactly these sections (and ``PLANNED`` ones are refused with a
 clear message until their lever exists).
@@ -14,9 +16,9 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from ..config import GatewayConfig
-    from .base import Lever
-    from .context import LeverContext
+    from .config import GatewayConfig
+    from .levers.base import Lever
+    from .levers.context import LeverContext
 
 
 @dataclass(frozen=True, slots=True)

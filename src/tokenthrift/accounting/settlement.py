@@ -26,9 +26,9 @@ from decimal import Decimal
 from ..exchange import Exchange
 from ..ledger.prompts import PromptStorage
 from ..ledger.record import LedgerRecord
-from ..levers.base import Billable, Lever
 from ..routes import speaks_anthropic
 from ..types import Usage
+from .billable import Billable, Unwinder
 from .catalog import PriceCatalog
 from .cost import CostCalculator, to_header
 
@@ -92,7 +92,7 @@ class Accountant:
             gateway_usd=exchange.gateway_cost_usd,
         )
 
-    def settle(self, exchange: Exchange, levers: Sequence[Lever]) -> Settlement:
+    def settle(self, exchange: Exchange, levers: Sequence[Unwinder]) -> Settlement:
         state = self.actual(exchange)
         actual = self.price(state) if exchange.usage is not None else exchange.gateway_cost_usd
         if exchange.usage is None:

@@ -2,7 +2,7 @@
 
 A lever is a class deriving from ``Lever`` that overrides only the hooks it needs; the
 defaults do nothing. The composition root (``tokenthrift.assembly``) builds the levers
-from config, in the order of ``levers.registry.REGISTRY``, and hands them to ``Gateway``;
+from config, in the order of ``registry.REGISTRY``, and hands them to ``Gateway``;
 the pipeline calls the hooks in that order and knows no lever by name.
 
 Hook order for one request (``docs/architecture.md``):
@@ -33,39 +33,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from ..types import ChatResponse, Usage, WireFormat
+from ..accounting.billable import Billable, Unwound
+from ..types import ChatResponse, WireFormat
 
 if TYPE_CHECKING:
     from ..accounting.settlement import Settlement
     from ..exchange import Exchange
-
-
-@dataclass(frozen=True, slots=True)
-class Billable:
-    """Something the accountant can price: usage on a model, sync or batch, plus the
-    gateway's own spend for the request (e.g. embedding calls)."""
-
-    model: str | None
-    usage: Usage
-    batch: bool = False
-    protocol: WireFormat | None = None
-    provider: str | None = None
-    gateway_usd: Decimal = Decimal(0)
-
-
-@dataclass(frozen=True, slots=True)
-class Unwound:
-    """What the request would have been without a lever (``before``), and why it differs.
-
-    ``lever`` is the savings column the difference is credited to (one lever may report
-    under several names, e.g. ``exact_cache``/``semantic_cache``)."""
-
-    lever: str
-    before: Billable
-    reason: str = ""
 
 
 @dataclass(slots=True)
