@@ -89,6 +89,18 @@ CASES: list[Case] = [
     ("oa-top-null", "POST", CHAT, b"null", {}, 400, OA, None),
     ("oa-invalid-utf8", "POST", CHAT, b'{"model": "\xff"}', {}, 400, OA, None),
     ("oa-deep-nesting", "POST", CHAT, b"[" * 50_000 + b"]" * 50_000, {}, 400, OA, None),
+    # regression (issue #8): 1,000 deep passed the parser and 500'd in recursive code
+    ("oa-deep-logit-bias", "POST", CHAT, json.dumps({**OPENAI, "logit_bias": "DEEP"}).replace(
+        '"DEEP"', "[" * 1000 + "]" * 1000).encode(), {}, 400, OA, None),
+    ("an-deep-metadata", "POST", MESSAGES, json.dumps({**ANTHROPIC, "metadata": "DEEP"}).replace(
+        '"DEEP"', '{"a":' * 999 + "{}" + "}" * 999).encode(), {}, 400, AN, None),
+    # regression (issue #8): the gateway's own notes could be set by the client
+    ("oa-wire-notes", "POST", CHAT, with_field(OPENAI, {"max_tokens_field": "seed"}, "_wire"), {},
+     400, OA, "_wire"),
+    ("oa-wire-notes-malformed", "POST", CHAT, with_field(OPENAI, {"strict_tools": 5}, "_wire"),
+     {}, 400, OA, "_wire"),
+    ("an-private-key", "POST", MESSAGES, with_field(ANTHROPIC, 1, "_anything"), {}, 400, AN,
+     None),
     ("an-not-json", "POST", MESSAGES, b"{", {}, 400, AN, None),
     ("an-top-string", "POST", MESSAGES, b'"hi"', {}, 400, AN, None),
     ("an-gzip-garbage", "POST", MESSAGES, b"\x1f\x8b\x08garbage", {"content-encoding": "gzip"},
@@ -318,3 +330,77 @@ def test_chat_endpoints_never_answer_5xx(gw: RunningGateway, wire: str, stream: 
     assert answer.status < 500, raw
     if answer.status >= 400:
         assert_error_shape(wire, json.loads(raw))
+
+
+# Internal-looking fields, deep nesting, huge integers and wrong types in every field
+# (issue #8). Deep values are spliced into the JSON text: json.dumps would recurse.
+_RESERVED = st.sampled_from(["_wire", "_anything", "_", "__proto__", "_wire_notes"])
+_NOTES = st.dictionaries(
+    st.sampled_from(["max_tokens_field", "strict_tools", "server_tools", "legacy_max_tokens"]),
+    st.sampled_from(["seed", "model", "max_tokens", "messages", "stream"]) | _JSON, max_size=3)
+_HUGE = st.integers(2**63, 2**200) | st.integers(-(2**200), -(2**63)) | st.just(1e308)
+_DEEP = st.tuples(st.integers(30, 1100), st.sampled_from(["list", "object"])).map(
+    lambda spec: f"\x00DEEP{spec[0]}:{spec[1]}")
+_ANY_FIELD = _FIELDS | _RESERVED | st.sampled_from(
+    ["logit_bias", "max_completion_tokens", "tools", "top_p", "seed", "parallel_tool_calls",
+     "reasoning_effort", "prompt_cache_key", "safety_identifier", "stop_sequences", "input"])
+_VALUE = _JSON | _NOTES | _HUGE | _DEEP
+
+
+def _splice_deep(text: str) -> str:
+    """Replace each ``"\\u0000DEEP<n>:<kind>"`` string with a list or object n deep."""
+    marker = '"\\u0000DEEP'
+    while (start := text.find(marker)) != -1:
+        end = text.index('"', start + 1)
+        depth, kind = text[start + len(marker):end].split(":", 1)
+        opener, closer = ("[", "]") if kind == "list" else ('{"a":', "}")
+        nested = opener * int(depth) + "0" + closer * int(depth)
+        text = text[:start] + nested + text[end + 1:]
+    return text
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(wire=st.sampled_from([OA, AN]), stream=st.booleans(),
+       mutations=st.lists(st.tuples(st.integers(0, 40), _ANY_FIELD, _VALUE), min_size=1,
+                          max_size=3))
+def test_internal_deep_and_huge_fields_never_answer_5xx(
+        gw: RunningGateway, wire: str, stream: bool, mutations: list[tuple[int, str, Any]]
+) -> None:
+    body: dict[str, Any] = copy.deepcopy(OPENAI if wire == OA else ANTHROPIC)
+    body["stream"] = stream
+    for where, field, value in mutations:
+        paths = [p for p in _paths(body) if isinstance(_at(body, p), dict)]
+        _at(body, paths[where % len(paths)])[field] = value
+    status, answer = _post_text(gw, CHAT if wire == OA else MESSAGES,
+                                _splice_deep(json.dumps(body)))
+    assert status < 500, answer
+    if any(field.startswith("_") for path in _paths(body) if len(path) == 1
+           for field in path if isinstance(field, str)):
+        assert status == 400, answer  # a reserved top-level key is always refused
+    if status >= 400:
+        assert_error_shape(wire, answer)
+
+
+def _at(body: Any, path: tuple[Any, ...]) -> Any:
+    for key in path:
+        body = body[key]
+    return body
+
+
+def _post_text(gw: RunningGateway, path: str, text: str) -> tuple[int, Any]:
+    connection = http.client.HTTPConnection(gw.url.split("//", 1)[1], timeout=30)
+    try:
+        connection.request("POST", path, body=text.encode(),
+                           headers={"content-type": "application/json"})
+        answer = connection.getresponse()
+        raw = answer.read()
+    finally:
+        connection.close()
+    if answer.status >= 400 or not body_is_stream(raw):
+        return answer.status, json.loads(raw)
+    return answer.status, raw
+
+
+def body_is_stream(raw: bytes) -> bool:
+    return raw.startswith((b"data:", b"event:"))
