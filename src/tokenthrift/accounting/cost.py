@@ -1,7 +1,7 @@
 """Cost arithmetic: usage * price, and how a request's savings split across the levers.
 
 Money is ``Decimal`` USD here and exact: a cost is a sum of ``tokens * rate`` divided by 10^6,
-with no rounding. It leaves accounting through ``to_float`` (ledger, JSON) or ``to_header``.
+with no rounding. The ledger stores it to 1e-12 USD; ``to_header`` renders it for headers.
 
 How one request is billed (``cost_usd``), the rule every provider publishes:
 
@@ -18,8 +18,6 @@ How one request is billed (``cost_usd``), the rule every provider publishes:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -27,9 +25,10 @@ from tokenthrift.accounting.catalog import PriceCatalog
 from tokenthrift.accounting.price import ModelPrice
 from tokenthrift.types import Usage
 
-LEVERS = ("exact_cache", "semantic_cache", "routing", "compression", "prompt_cache", "batch")
-
 _TEN_PLACES = Decimal("1e-10")
+# The ledger keeps money to 1e-12 USD (``ledger.money``); headers carry the same digits,
+# so a client can reconcile them with the ledger exactly.
+_LEDGER_PLACES = Decimal("1e-12")
 _ZERO = Decimal(0)
 
 
@@ -110,61 +109,6 @@ class CostCalculator:
             return None
 
 
-@dataclass(slots=True)
-class CostBreakdown:
-    """What a request cost, what it would have cost as asked, and which lever saved what.
-
-    ``savings`` has one entry per lever in ``LEVERS``. ``unattributed_usd`` is the part of
-    ``baseline - actual`` the levers did not report (None when either cost is unknown), so
-    ``sum(savings) + unattributed_usd == saved_usd`` always holds exactly.
-    """
-
-    actual_usd: Decimal | None
-    baseline_usd: Decimal | None
-    savings: dict[str, Decimal] = field(default_factory=dict)
-    unattributed_usd: Decimal | None = None
-
-    @property
-    def saved_usd(self) -> Decimal | None:
-        if self.actual_usd is None or self.baseline_usd is None:
-            return None
-        return self.baseline_usd - self.actual_usd
-
-
-def breakdown(
-    actual: Decimal | None,
-    baseline: Decimal | None,
-    savings_by_lever: Mapping[str, Decimal] | None = None,
-) -> CostBreakdown:
-    """Reconcile the levers' reported savings with ``baseline - actual``.
-
-    Each lever reports what it saved, measured in pipeline order (the cost before it minus the
-    cost after it), so the reports add up to ``baseline - actual``. Whatever they do not explain
-    is kept visible as ``unattributed_usd`` rather than credited to a lever: a lever's figure
-    stays what it measured, and a remainder shows a gap in the accounting, e.g. provider-side
-    automatic prompt caching (OpenAI caches long prefixes without being asked) that the
-    baseline did not model, or a fallback to another model. It may be negative (a request that
-    cost more than asked, such as a prompt-cache write premium not yet paid back).
-    """
-    given = dict(savings_by_lever or {})
-    unknown = sorted(set(given) - set(LEVERS))
-    if unknown:
-        raise ValueError(f"unknown lever(s) {unknown}; levers are {list(LEVERS)}")
-    savings = {lever: _money(lever, given.get(lever, _ZERO)) for lever in LEVERS}
-    result = CostBreakdown(actual_usd=actual, baseline_usd=baseline, savings=savings)
-    saved = result.saved_usd
-    if saved is not None:
-        result.unattributed_usd = saved - sum(savings.values(), _ZERO)
-    return result
-
-
-def _money(lever: str, value: object) -> Decimal:
-    # Floats would carry binary rounding error into the ledger; levers report Decimal.
-    if isinstance(value, bool) or not isinstance(value, Decimal | int):
-        raise TypeError(f"saving for {lever!r} must be a Decimal, got {value!r}")
-    return Decimal(value)
-
-
 def to_float(d: Decimal | None) -> float | None:
     """USD as a float rounded to 10 decimal places (ledger columns, JSON); None stays None."""
     if d is None:
@@ -173,13 +117,14 @@ def to_float(d: Decimal | None) -> float | None:
 
 
 def to_header(d: Decimal | None) -> str:
-    """USD for a response header: fixed-point, at most 10 decimals, no exponent ("0.275").
+    """USD for a response header: fixed-point, at most 12 decimals (the ledger's
+    precision), no exponent ("0.275").
 
     None (unknown price) renders as "unknown".
     """
     if d is None:
         return "unknown"
-    text = format(d.quantize(_TEN_PLACES, rounding=ROUND_HALF_EVEN), "f")
+    text = format(d.quantize(_LEDGER_PLACES, rounding=ROUND_HALF_EVEN), "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
