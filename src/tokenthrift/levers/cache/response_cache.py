@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -65,8 +66,10 @@ class CacheLever(Lever):
     name = "cache"
 
     def __init__(self, settings: CacheSettings, backend: CacheBackend,
-                 semantic: SemanticLayer | None = None) -> None:
+                 semantic: SemanticLayer | None = None, *,
+                 clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
+        self._clock = clock  # wall-clock seconds: entries' stored_at and expiry
         self.backend = backend
         self.semantic = semantic
         self.stats = CacheStats()
@@ -164,7 +167,7 @@ class CacheLever(Lever):
                 and storable(response, self.settings))
 
     async def _lookup(self, exchange: Exchange, plan: _Plan) -> CachedAnswer | None:
-        now = time.time()
+        now = self._clock()
         if plan.policy.lookup_exact:
             payload = await self.backend.get(plan.key.id)
             entry = decode(payload) if payload is not None else None
@@ -188,7 +191,7 @@ class CacheLever(Lever):
 
     async def _store(self, plan: _Plan, response: ChatResponse, usage: Usage,
                      exchange: Exchange) -> None:
-        now = time.time()
+        now = self._clock()
         policy, settings = plan.policy, self.settings
         exact_until = now + (policy.ttl_s or settings.exact.ttl_s) if policy.store_exact else None
         semantic_key = plan.semantic_key if policy.store_semantic and plan.query else None

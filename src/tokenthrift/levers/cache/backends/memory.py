@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import NamedTuple
 
 
@@ -18,15 +19,16 @@ class _Slot(NamedTuple):
 class MemoryBackend:
     name = "memory"
 
-    def __init__(self, max_entries: int) -> None:
+    def __init__(self, max_entries: int, *, clock: Callable[[], float] = time.time) -> None:
         self.max_entries = max_entries
+        self._clock = clock
         self._entries: OrderedDict[str, _Slot] = OrderedDict()
 
     async def get(self, entry_id: str) -> bytes | None:
         slot = self._entries.get(entry_id)
         if slot is None:
             return None
-        if slot.expires_at <= time.time():
+        if slot.expires_at <= self._clock():
             del self._entries[entry_id]
             return None
         self._entries.move_to_end(entry_id)
@@ -51,7 +53,7 @@ class MemoryBackend:
         return len(doomed)
 
     async def count(self) -> int:
-        now = time.time()
+        now = self._clock()
         return sum(1 for slot in self._entries.values() if slot.expires_at > now)
 
     async def aclose(self) -> None:

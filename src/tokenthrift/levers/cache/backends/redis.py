@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -29,8 +30,10 @@ def _glob_escape(value: str) -> str:
 class RedisBackend:
     name = "redis"
 
-    def __init__(self, url: str, prefix: str) -> None:
+    def __init__(self, url: str, prefix: str, *,
+                 clock: Callable[[], float] = time.time) -> None:
         self.url = url
+        self._clock = clock  # expires_at is absolute on this clock; Redis keeps a PX
         self.prefix = prefix
         self._client: aioredis.Redis | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -55,7 +58,7 @@ class RedisBackend:
 
     async def put(self, entry_id: str, payload: bytes, *, scope: str, model: str,
                   expires_at: float) -> None:
-        ttl_ms = int((expires_at - time.time()) * 1000)
+        ttl_ms = int((expires_at - self._clock()) * 1000)
         if ttl_ms > 0:
             await self._redis().set(self._key(entry_id), payload, px=ttl_ms)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,9 @@ def _connect(path: str) -> sqlite3.Connection:
 class SqliteBackend:
     name = "sqlite"
 
-    def __init__(self, path: str, max_entries: int) -> None:
+    def __init__(self, path: str, max_entries: int, *,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
         Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.max_entries = max_entries
@@ -61,7 +64,7 @@ class SqliteBackend:
     async def get(self, entry_id: str) -> bytes | None:
         row = self._reader.execute(
             "SELECT payload FROM cache_entries WHERE id = ? AND expires_at > ?",
-            (entry_id, time.time()),
+            (entry_id, self._clock()),
         ).fetchone()
         return None if row is None else bytes(row[0])
 
@@ -71,7 +74,7 @@ class SqliteBackend:
 
     def _put(self, entry_id: str, payload: bytes, scope: str, model: str,
              expires_at: float) -> None:
-        now = time.time()
+        now = self._clock()
         self._writer.execute(
             "INSERT OR REPLACE INTO cache_entries (id, scope, model, stored_at, expires_at, payload)"
             " VALUES (?, ?, ?, ?, ?, ?)",
@@ -105,11 +108,11 @@ class SqliteBackend:
 
     async def count(self) -> int:
         row = self._reader.execute("SELECT COUNT(*) FROM cache_entries WHERE expires_at > ?",
-                                   (time.time(),)).fetchone()
+                                   (self._clock(),)).fetchone()
         return int(row[0])
 
     async def aclose(self) -> None:
-        await self._write(self._prune, time.time())
+        await self._write(self._prune, self._clock())
         self._thread.shutdown(wait=True)
         self._writer.close()
         self._reader.close()
