@@ -4,6 +4,7 @@ with every number read back from the ledger."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from collections import Counter
 from pathlib import Path
 
@@ -179,9 +180,16 @@ def test_demo_command_prints_json_and_fresh_starts_over(tmp_path: Path) -> None:
     assert runner.invoke(cli, args).exit_code == 0
     result = runner.invoke(cli, [*args, "--fresh", "--seed", "11"])
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.stdout)
+    summary = json.loads(result.stdout, parse_float=Decimal)
     assert summary["ok"] and summary["traffic"]["failed"] == 0
     assert summary["total"]["requests"] == 8
+    checks = summary["checks"]
+    # The lever rows add up to the requests' savings exactly; what no lever earned (the
+    # demo's injected upstream failures are served by a fallback) is reported apart.
+    assert checks["savings_add_up"]
+    levers = sum((row["saved_usd"] for row in summary["savings_by_lever"]), Decimal(0))
+    assert levers == checks["requests_saved_usd"]
+    assert checks["not_lever_savings"]["fallback_requests"] >= 0
     assert summary["ledger"] == str(tmp_path / "ledger.db")
     ledger = open_ledger(str(tmp_path / "ledger.db"))
     try:

@@ -7,6 +7,7 @@ built-in emulator serves every model, the ledger is SQLite under ``--data-dir``)
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -111,7 +112,7 @@ def demo(requests: int, concurrency: int, data_dir: str, seed: int, fresh: bool,
         # e.g. an unwritable --data-dir, or a ledger file that is not SQLite
         raise click.ClickException(f"the demo could not run: {exc}") from None
     if fmt == "json":
-        click.echo(json.dumps(summary(result), indent=2))
+        click.echo(exact_json(summary(result)))
     else:
         print_summary(result, Console(highlight=False))
     if not result.ok:
@@ -174,14 +175,19 @@ def checks(result: DemoResult) -> dict[str, Any]:
         "stream_trailers_vs_ledger": _agreement_json(result.trailers),
         "long_prompt_input_tokens": result.long_prompt_input_tokens,
         "long_prompt_cached_tokens": result.long_prompt_cached_tokens,
+        "savings_add_up": result.savings_add_up,
+        "requests_saved_usd": result.rows_saved_usd,
+        "not_lever_savings": {"fallbacks_usd": result.rows_unattributed_usd,
+                              "fallback_requests": result.fallbacks,
+                              "gateway_spend_usd": result.rows_gateway_usd},
     }
 
 
 def _agreement_json(agreement: Agreement) -> dict[str, Any]:
     return {
         "responses": agreement.responses,
-        "told_usd": float(agreement.told_usd),
-        "ledger_usd": float(agreement.ledger_usd),
+        "told_usd": agreement.told_usd,
+        "ledger_usd": agreement.ledger_usd,
         "missing": agreement.missing,
         "ok": agreement.ok,
     }
@@ -228,6 +234,11 @@ def print_summary(result: DemoResult, console: Console) -> None:
     console.print(_spend_table("Spend by team (USD, tokens)", result.by_team))
     console.print(_spend_table("Spend by model (USD, tokens)", result.by_model))
     console.print(_lever_table(result.by_lever))
+    console.print(
+        f"Not lever savings: ${result.rows_unattributed_usd:,.6f} moved by fallbacks "
+        f"({result.fallbacks} requests served by a fallback model after upstream errors); "
+        f"${result.rows_gateway_usd:,.6f} gateway spend (embeddings), included in cost."
+    )
     if not result.by_lever.total.get("saved_usd"):
         console.print(
             "[dim]Note: no lever saved anything in this run (is the cache switched "
@@ -318,6 +329,20 @@ def _lever_table(report: Report) -> Table:
     return table
 
 
+def exact_json(value: Any) -> str:
+    """JSON with Decimals as plain numbers (no float rounding): ``json.loads(text,
+    parse_float=Decimal)`` gives the exact amounts back."""
+    marker = "\u0000dec:"
+
+    def encode(item: Any) -> Any:
+        if isinstance(item, Decimal):
+            return marker + format(item, "f")
+        raise TypeError(f"{type(item).__name__} is not JSON serializable")
+
+    text = json.dumps(value, indent=2, default=encode)
+    return re.sub(r'"\\u0000dec:(-?[0-9.]+)"', r"\1", text)
+
+
 def _cell(column: str, value: Any) -> str:
     if value is None:
         return ""
@@ -341,6 +366,11 @@ def _print_checks(result: DemoResult, console: Console) -> None:
     )
     console.print(_agreement_line("cost headers", "responses", result.headers))
     console.print(_agreement_line("stream trailers", "streams", result.trailers))
+    lever_total = result.by_lever.total.get("saved_usd")
+    console.print(
+        f"{_mark(result.savings_add_up)} savings by lever add up: ${lever_total} = sum of "
+        f"the {result.ledger_rows} requests' saved ${result.rows_saved_usd}"
+    )
     cached, total = result.long_prompt_cached_tokens, result.long_prompt_input_tokens
     share = f" ({cached / total:.0%})" if total else ""
     console.print(
@@ -350,8 +380,7 @@ def _print_checks(result: DemoResult, console: Console) -> None:
 
 
 def _agreement_line(what: str, of: str, agreement: Agreement) -> str:
-    told = agreement.told_usd.quantize(Decimal("1e-10"))
-    recorded = agreement.ledger_usd.quantize(Decimal("1e-10"))
+    told, recorded = agreement.told_usd, agreement.ledger_usd
     line = (
         f"{_mark(agreement.ok)} {what} {'=' if agreement.ok else '≠'} ledger: "
         f"${told} vs ${recorded} over {agreement.responses} {of}"

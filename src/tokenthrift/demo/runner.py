@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from ..config import DEFAULT_DATA_DIR, GatewayConfig
+from ..config import DEFAULT_DATA_DIR, GatewayConfig, ModelRoute
 from ..ledger import Ledger, open_ledger
 from ..ledger.reports import Report, savings_report, spend_report
 from .workload import DemoRequest, build_workload
@@ -28,8 +28,11 @@ if TYPE_CHECKING:
 DEFAULT_REQUESTS = 300
 DEFAULT_CONCURRENCY = 8
 DEFAULT_SEED = 7
-# Headers and ledger carry money rounded to 10 decimal places; sums must agree to this.
-AGREEMENT_TOLERANCE = Decimal("1e-9")
+# Headers carry money at the ledger's precision (1e-12 USD): sums must agree exactly.
+AGREEMENT_TOLERANCE = Decimal(0)
+# The demo's upstream fails a few times at the start: the gateway retries, then serves
+# those requests with the fallback model, which the ledger records as no lever's saving.
+FLAKY_MODEL, FALLBACK_MODEL, INJECTED_FAILURES = "claude-sonnet-4-5", "gpt-4o", 3
 _COST_COMMENT = ": x-tokenthrift-cost-usd="
 
 
@@ -96,6 +99,16 @@ class DemoResult:
     long_prompt_cached_tokens: int = 0
     # Requests in the whole ledger (earlier runs too, unless --fresh).
     ledger_total_requests: int = 0
+    # This run's rows: the sum of their saved_usd (what the levers earned), of what no
+    # lever earned (fallbacks) and of the gateway's own spend, and how many fell back.
+    rows_saved_usd: Decimal = Decimal(0)
+    rows_unattributed_usd: Decimal = Decimal(0)
+    rows_gateway_usd: Decimal = Decimal(0)
+    fallbacks: int = 0
+
+    @property
+    def savings_add_up(self) -> bool:
+        return self.by_lever.total.get("saved_usd") == self.rows_saved_usd
 
     @property
     def failures(self) -> list[Outcome]:
@@ -108,6 +121,7 @@ class DemoResult:
             and self.ledger_rows == len(self.outcomes)
             and self.headers.ok
             and self.trailers.ok
+            and self.savings_add_up
         )
 
 
@@ -209,6 +223,15 @@ def clear_ledger(ledger_path: Path) -> None:
         Path(f"{ledger_path}{suffix}").unlink(missing_ok=True)
 
 
+def demo_config(data_dir: str) -> GatewayConfig:
+    """The embedded default, with a fallback for the model whose upstream will fail."""
+    config = GatewayConfig.embedded_default(data_dir)
+    config.models.insert(0, ModelRoute(FLAKY_MODEL, "emulator", fallbacks=[FALLBACK_MODEL]))
+    # No retries: each injected failure is served by the fallback model right away.
+    config.retry.max_retries = 0
+    return config
+
+
 def serve_and_replay(
     options: DemoOptions,
     workload: list[DemoRequest],
@@ -219,9 +242,15 @@ def serve_and_replay(
     from ..server.app import create_app
     from ..server.runner import ServerThread
 
-    config = GatewayConfig.embedded_default(options.data_dir)
-    server = ServerThread(create_app(build_gateway(config)))
+    gateway = build_gateway(demo_config(options.data_dir))
+    server = ServerThread(create_app(gateway))
     server.start()
+    from ..emulator import Fault
+
+    emulator = gateway.emulator
+    assert emulator is not None
+    emulator.add_fault(Fault(kind="status", status=500, model=FLAKY_MODEL,  # type: ignore[attr-defined]
+                             count=INJECTED_FAILURES))
     try:
         return asyncio.run(replay(server.url, workload, options.concurrency, on_result))
     finally:
@@ -251,6 +280,7 @@ def _read_back(
     ledger: Ledger, options: DemoOptions, outcomes: list[Outcome], wall_s: float, since: float
 ) -> DemoResult:
     recorded = {o.request_id: ledger.get(o.request_id) for o in outcomes if o.request_id}
+    rows = [r for r in recorded.values() if r is not None]
     costs = {rid: r.cost_usd for rid, r in recorded.items() if r is not None}
     long_rows = [
         recorded.get(o.request_id) for o in outcomes if o.request.long_prompt and o.request_id
@@ -272,10 +302,14 @@ def _read_back(
         ),
         long_prompt_cached_tokens=sum(r.cache_read_tokens for r in long_rows if r is not None),
         ledger_total_requests=spend_report(ledger, []).total["requests"],
+        rows_saved_usd=sum((r.saved_usd or Decimal(0) for r in rows), Decimal(0)),
+        rows_unattributed_usd=sum((r.unattributed_usd or Decimal(0) for r in rows), Decimal(0)),
+        rows_gateway_usd=sum((r.gateway_cost_usd for r in rows), Decimal(0)),
+        fallbacks=sum(1 for r in rows if r.fallback_used),
     )
 
 
-def agreement(outcomes: list[Outcome], ledger_costs: dict[str, float | None]) -> Agreement:
+def agreement(outcomes: list[Outcome], ledger_costs: dict[str, Decimal | None]) -> Agreement:
     """Sum the costs the client was told and the ledger's costs for the same request ids."""
     result = Agreement()
     for outcome in outcomes:
@@ -288,6 +322,5 @@ def agreement(outcomes: list[Outcome], ledger_costs: dict[str, float | None]) ->
             continue
         recorded = ledger_costs[outcome.request_id]
         if recorded is not None:
-            # The ledger stores the float of a 10-decimal amount; str() gives it back exactly.
-            result.ledger_usd += Decimal(str(recorded))
+            result.ledger_usd += recorded
     return result
