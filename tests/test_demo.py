@@ -4,8 +4,8 @@ with every number read back from the ledger."""
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
