@@ -18,7 +18,6 @@ from gateway_harness import RunningGateway, running_gateway
 from governance_harness import MODEL, call, create_key, governed_config
 
 USER = [{"role": "user", "content": "hi"}]
-WIRING = pytest.mark.xfail(strict=True, reason="pipeline wiring: every /v1 route through admit")
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +35,6 @@ def _openai(gw: RunningGateway, key: str) -> openai.OpenAI:
     return openai.OpenAI(base_url=gw.url + "/v1", api_key=key, max_retries=0)
 
 
-@WIRING
 def test_count_tokens_without_a_key_is_401_in_anthropic_format(gw: RunningGateway) -> None:
     status, body, _ = call(gw.url + "/v1/messages/count_tokens", "POST",
                            {"model": "claude-haiku-4-5", "messages": USER}, key=None)
@@ -44,7 +42,6 @@ def test_count_tokens_without_a_key_is_401_in_anthropic_format(gw: RunningGatewa
     assert body["type"] == "error" and body["error"]["type"] == "authentication_error"
 
 
-@WIRING
 def test_count_tokens_with_an_unknown_key_is_refused(gw: RunningGateway) -> None:
     with pytest.raises(anthropic.AuthenticationError):
         _anthropic(gw, "tt-" + "x" * 43).messages.count_tokens(
@@ -58,7 +55,6 @@ def test_count_tokens_with_a_valid_key_control(gw: RunningGateway) -> None:
     assert counted.input_tokens > 0
 
 
-@WIRING
 def test_models_without_a_key_is_401(gw: RunningGateway) -> None:
     status, body, _ = call(gw.url + "/v1/models", key=None)
     assert status == 401 and body["error"]["type"] == "authentication_error", body
