@@ -13,6 +13,7 @@ import gzip
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import anthropic
@@ -194,6 +195,11 @@ def test_unusable_openai_usage_is_a_502_never_billed_twice(gw: RunningGateway, u
     assert raised.value.status_code == 502
     assert "usage" in raised.value.message
     assert SCRIPT.hits == 1  # not retried: the upstream may have billed the call
+    # Recorded with the gateway's own count, flagged as estimated: never a made-up cost.
+    row = gw.ledger_row(raised.value.response.headers["x-tokenthrift-request-id"])
+    assert row.status == 502 and row.error_class == "invalid_upstream_usage"
+    assert row.usage_estimated and 0 < row.input_tokens < 100 and row.output_tokens < 100
+    assert row.cost_usd is not None and 0 < row.cost_usd < Decimal("0.001")
 
 
 def test_good_usage_control(gw: RunningGateway) -> None:

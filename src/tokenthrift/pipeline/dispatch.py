@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from ..config import GatewayConfig
-from ..errors import GatewayError, StreamInterrupted, UpstreamError
+from ..errors import GatewayError, InvalidUpstreamUsage, StreamInterrupted, UpstreamError
 from ..exchange import Exchange
 from ..providers.base import Provider
 from ..providers.registry import ProviderSet
@@ -58,6 +58,8 @@ class Dispatcher:
                                 fallback=position > 0)
             try:
                 return await self._with_retries(exchange, provider, candidate, call)
+            except InvalidUpstreamUsage:
+                raise  # the call happened (and may be billed): never send it again
             except UpstreamError as error:
                 last_error = error
                 if error.status in _NO_FALLBACK or error.code == DEADLINE:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from ..accounting.settlement import Accountant, Settlement
 from ..config import GatewayConfig
-from ..errors import GatewayError, StreamInterrupted, UpstreamError
+from ..errors import GatewayError, InvalidUpstreamUsage, StreamInterrupted, UpstreamError
 from ..exchange import Exchange
 from ..ledger.base import Ledger
 from ..ledger.writer import LedgerWriter
@@ -362,11 +362,16 @@ class Gateway:
         return shape
 
     async def _fail(self, exchange: Exchange, error: BaseException) -> None:
-        if isinstance(error, GatewayError):
+        if isinstance(error, InvalidUpstreamUsage):
+            # Answered but unbillable as reported: record the gateway's own count,
+            # flagged as estimated, never a cost derived from the upstream's figures.
+            exchange.status, exchange.error_class = error.status, error.code
+            exchange.usage = error.estimated_usage or self._estimate_usage(
+                exchange, StreamAccumulator())
+            exchange.usage_estimated = True
+        elif isinstance(error, GatewayError):
             exchange.status, exchange.error_class = error.status, error.kind
-            estimate = getattr(error, "usage_estimate", None)
-            exchange.usage = estimate if isinstance(estimate, Usage) else None
-            exchange.usage_estimated = exchange.usage is not None
+            exchange.usage = None
         else:  # cancelled (client went away) or a bug: still release and record
             exchange.status, exchange.error_class = 499, type(error).__name__
             exchange.usage = None
