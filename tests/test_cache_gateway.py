@@ -17,8 +17,10 @@ import anthropic
 import openai
 import pytest
 
-from gateway_harness import CLIENT_KEY, RunningGateway, config_for, running_gateway
+from gateway_harness import CLIENT_KEY, RunningGateway, config_for, levers_with, running_gateway
 from tokenthrift.emulator import Fault
+from tokenthrift.levers.cache import CacheLever, CacheSettings
+from tokenthrift.levers.cache.backends.memory import MemoryBackend
 
 MASTER_KEY = "mk-cache-tests-4b1e"
 SYSTEM = "You are a terse assistant."
@@ -33,6 +35,26 @@ def _config(tmp: Path, **cache: Any) -> Any:
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
     with running_gateway(_config(tmp_path_factory.mktemp("cache-gw"))) as running:
         yield running
+
+
+class Clock:
+    """Wall-clock seconds for the cache lever and its backend, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def clocked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningGateway, Clock]]:
+    """A gateway whose cache reads time from a clock the test advances (TTL expiry)."""
+    config = _config(tmp_path_factory.mktemp("cache-clocked"))
+    settings, clock = CacheSettings.from_config(config), Clock()
+    cache = CacheLever(settings, MemoryBackend(settings.capacity, clock=clock), clock=clock)
+    with running_gateway(config, levers=levers_with(config, cache=cache)) as running:
+        yield running, clock
 
 
 def upstream_calls(gw: RunningGateway) -> int:
@@ -121,7 +143,8 @@ def test_no_hit_when_an_answer_changing_parameter_differs(
     gw: RunningGateway, change: dict[str, Any]
 ) -> None:
     text = question()
-    ask_openai(gw, text)
+    assert status(ask_openai(gw, text)) == "miss"
+    assert status(ask_openai(gw, text)) == "exact"  # unchanged, the stored answer is served
     assert status(ask_openai(gw, text, **change)) == "miss"
     assert status(ask_openai(gw, text, **change)) == "exact"  # …and that one is stored too
 
@@ -129,8 +152,9 @@ def test_no_hit_when_an_answer_changing_parameter_differs(
 def test_tenants_never_share_answers(gw: RunningGateway) -> None:
     text = question()
     other = openai.OpenAI(base_url=gw.url + "/v1", api_key="sk-another-tenant", max_retries=0)
-    ask_openai(gw, text)
-    assert status(ask_openai(gw, text, client=other)) == "miss"
+    assert status(ask_openai(gw, text)) == "miss"
+    assert status(ask_openai(gw, text)) == "exact"  # the same key is served its answer…
+    assert status(ask_openai(gw, text, client=other)) == "miss"  # …another key is not
     assert status(ask_openai(gw, text, client=other)) == "exact"
     # Team headers do not widen the default key scope.
     assert status(ask_openai(gw, text, client=other,
@@ -147,7 +171,10 @@ def test_team_scope_shares_within_a_team_only(tmp_path: Path) -> None:
                                  headers={"x-tokenthrift-team": "search"})) == "exact"
         assert status(ask_openai(gw, text, client=bob,
                                  headers={"x-tokenthrift-team": "billing"})) == "miss"
-        # Without a team the request is isolated by its key.
+        # Without a team the request is isolated by its key: alice's own answer is served
+        # to her, not to bob.
+        assert status(ask_openai(gw, text, client=alice)) == "miss"
+        assert status(ask_openai(gw, text, client=alice)) == "exact"
         assert status(ask_openai(gw, text, client=bob)) == "miss"
 
 
@@ -166,10 +193,13 @@ def test_same_follow_up_after_different_turns_is_no_hit(gw: RunningGateway) -> N
     assert status(ask("France")) == "exact"
 
 
-def test_entries_expire(gw: RunningGateway) -> None:
+def test_entries_expire(clocked: tuple[RunningGateway, Clock]) -> None:
+    gw, clock = clocked
     text = question()
-    ask_openai(gw, text, headers={"x-tokenthrift-cache-ttl": "0.3"})
-    time.sleep(0.5)
+    assert status(ask_openai(gw, text, headers={"x-tokenthrift-cache-ttl": "30"})) == "miss"
+    clock.now += 29
+    assert status(ask_openai(gw, text)) == "exact"  # before its TTL the answer is served
+    clock.now += 2
     assert status(ask_openai(gw, text)) == "miss"
 
 
@@ -181,6 +211,7 @@ def test_errors_are_not_cached(gw: RunningGateway) -> None:
     calls = upstream_calls(gw)
     assert status(ask_openai(gw, text)) == "miss"
     assert upstream_calls(gw) == calls + 1
+    assert status(ask_openai(gw, text)) == "exact"  # the successful answer was stored
 
 
 def test_cut_streams_are_not_cached(gw: RunningGateway) -> None:
@@ -202,6 +233,10 @@ def test_answers_cut_by_max_tokens_are_not_cached(gw: RunningGateway) -> None:
     first = ask_openai(gw, text, max_tokens=3)
     assert first.parse().choices[0].finish_reason == "length"
     assert status(ask_openai(gw, text, max_tokens=3)) == "miss"
+    # With room to finish, the same question's answer is stored and served.
+    complete = ask_openai(gw, text, max_tokens=64)
+    assert complete.parse().choices[0].finish_reason == "stop"
+    assert status(ask_openai(gw, text, max_tokens=64)) == "exact"
 
 
 def test_n_choices_are_stored_and_served_together(gw: RunningGateway) -> None:
@@ -232,13 +267,20 @@ def test_per_request_controls(gw: RunningGateway) -> None:
     assert upstream_calls(gw) == calls + 3
 
 
-def test_refresh_replaces_the_stored_answer(gw: RunningGateway) -> None:
-    text = question()
-    ask_openai(gw, text, headers={"x-tokenthrift-cache-ttl": "0.3"})
+def test_refresh_replaces_the_stored_answer(clocked: tuple[RunningGateway, Clock]) -> None:
+    gw, clock = clocked
+    text, untouched = question(), question()
+    for prompt in (text, untouched):
+        ask_openai(gw, prompt, headers={"x-tokenthrift-cache-ttl": "30"})
+    calls = upstream_calls(gw)
     refreshed = ask_openai(gw, text, headers={"x-tokenthrift-cache": "refresh"})
-    assert status(refreshed) == "miss"
-    time.sleep(0.5)  # the first entry would have expired by now; the refreshed one lives
-    assert status(ask_openai(gw, text)) == "exact"
+    assert status(refreshed) == "miss" and upstream_calls(gw) == calls + 1
+    clock.now += 31  # past the first entries' TTL: the unrefreshed one is gone…
+    assert status(ask_openai(gw, untouched)) == "miss"
+    served = ask_openai(gw, text)  # …the refreshed one (default TTL, 1 h) lives on
+    assert status(served) == "exact"
+    assert served.parse().choices[0].message.content == (
+        refreshed.parse().choices[0].message.content)
 
 
 def test_malformed_directive_is_a_400_in_the_clients_format(gw: RunningGateway) -> None:

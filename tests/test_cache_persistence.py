@@ -54,10 +54,12 @@ def test_cli_clear_empties_the_sqlite_cache(tmp_path: Path) -> None:
     result = runner.invoke(cli, ["cache", "clear", "--config", str(config_file),
                                  "--model", "gpt-4o-mini"])
     assert result.exit_code == 0 and "removed 0" in result.output
+    with running_gateway(config_for(tmp_path, raw)) as gw:
+        assert _ask(gw, texts[0]) == "exact"  # another model's clear left it in place
     result = runner.invoke(cli, ["cache", "clear", "--config", str(config_file)])
     assert result.exit_code == 0 and "removed 2" in result.output
     with running_gateway(config_for(tmp_path, raw)) as gw:
-        assert _ask(gw, texts[0]) == "miss"
+        assert _ask(gw, texts[0]) == "miss" and _ask(gw, texts[1]) == "miss"
 
 
 def test_cli_clear_of_the_memory_backend_points_to_the_admin_api(tmp_path: Path) -> None:
@@ -99,7 +101,8 @@ def test_an_unreachable_cache_backend_never_fails_a_request(tmp_path: Path) -> N
            "storage": {"ledger": f"sqlite:///{tmp_path}/ledger.db", "redis": dead}}
     with running_gateway(config_for(tmp_path, raw)) as gw:
         text = f"Backend down {uuid.uuid4().hex[:8]}"
+        assert _ask(gw, text) == "miss"  # answered from upstream, not a 5xx
         assert _ask(gw, text) == "miss"
-        assert _ask(gw, text) == "miss"
+        assert gw.emulator.stats()["requests"] == 2
         cache = gw.gateway.lever("cache")
         assert cache is not None and cache.stats.errors >= 1  # type: ignore[attr-defined]
