@@ -7,7 +7,9 @@ so a request with ``max_tokens`` = the reply's length reserves exactly what it c
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
 import urllib.error
 import urllib.request
@@ -17,6 +19,7 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from gateway_harness import config_for
 from tokenthrift.config import GatewayConfig
@@ -133,3 +136,96 @@ def webhook_receiver(fail_first: int = 0) -> Iterator[WebhookReceiver]:
         yield receiver
     finally:
         receiver.close()
+
+
+class CuttableProxy:
+    """A TCP relay to ``target`` on a local port, whose link can be cut and restored:
+    a database outage without stopping the shared database. While cut, connections are
+    refused and the ones open are closed."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._target = (host, port)
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._listener: socket.socket | None = None
+        probe = socket.create_server(("127.0.0.1", 0))
+        self.port = probe.getsockname()[1]
+        probe.close()
+        self.restore()
+
+    def restore(self) -> None:
+        listener = socket.create_server(("127.0.0.1", self.port))  # SO_REUSEADDR on POSIX
+        listener.settimeout(0.05)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
+        with self._lock:
+            for sock in self._sockets:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+            self._sockets.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while self._listener is listener:
+            try:
+                client, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            client.settimeout(None)
+            try:
+                upstream = socket.create_connection(self._target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                self._sockets += [client, upstream]
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
+@contextmanager
+def cuttable_proxy(url: str) -> Iterator[tuple[CuttableProxy, str]]:
+    """A proxy in front of the PostgreSQL at ``url``, and the same URL through it."""
+    parts = urlsplit(url)
+    proxy = CuttableProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
+    netloc = parts.netloc.rsplit("@", 1)
+    host = f"127.0.0.1:{proxy.port}"
+    through = parts._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host)
+    try:
+        yield proxy, urlunsplit(through)
+    finally:
+        proxy.cut()
+
+
+@contextmanager
+def redis_keys_under(url: str, prefix: str) -> Iterator[str]:
+    """``prefix``, with every Redis key under it deleted afterwards."""
+    import redis
+
+    try:
+        yield prefix
+    finally:
+        client = redis.Redis.from_url(url)
+        for key in client.scan_iter(match=prefix + "*"):
+            client.delete(key)
+        client.close()

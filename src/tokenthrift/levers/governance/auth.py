@@ -10,7 +10,13 @@
 
 Resolved keys (and unknown ones) are cached in-process for ``key_cache_ttl_s`` (default
 5 s): a revocation takes effect at once on the replica that revoked and within that
-time on the others. Concurrent look-ups of the same uncached key share one query.
+time on the others (at once with Redis: a change of the shared version ``invalidate``s
+the cache). Concurrent look-ups of the same uncached key share one query.
+
+When the database is unreachable, a key seen before is still served from the cache,
+however old the entry (a key cannot be revoked while the database is down, so it is
+as valid as when it was read); a key never seen gets 503 ``governance_store_unavailable``
+rather than a 401 it may not deserve.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from dataclasses import dataclass
 
 from ...errors import GatewayError
 from .keys import VirtualKey, hash_key, looks_virtual
-from .store import GovernanceStore
+from .store import GovernanceStore, StoreUnavailable
 
 MASTER_KEY_ID = "master"
 _MAX_CACHED = 10_000
@@ -50,7 +56,9 @@ class Authenticator:
         self._master = master_key.encode() if master_key else None
         self._ttl = cache_ttl_s
         self._clock = clock
-        self._cache: dict[str, tuple[VirtualKey | None, float]] = {}
+        # digest → (key or None if unknown, when read, cache epoch when read)
+        self._cache: dict[str, tuple[VirtualKey | None, float, int]] = {}
+        self._epoch = 0
         self._pending: dict[str, asyncio.Future[VirtualKey | None]] = {}
 
     async def identify(self, presented: str | None, required: bool) -> Identity:
@@ -84,7 +92,7 @@ class Authenticator:
         digest = hash_key(presented)
         cached = self._cache.get(digest)
         now = time.monotonic()
-        if cached is not None and now - cached[1] < self._ttl:
+        if cached is not None and now - cached[1] < self._ttl and cached[2] == self._epoch:
             return cached[0]
         pending = self._pending.get(digest)
         if pending is not None:
@@ -92,7 +100,15 @@ class Authenticator:
         future: asyncio.Future[VirtualKey | None] = asyncio.get_running_loop().create_future()
         self._pending[digest] = future
         try:
-            key = await asyncio.to_thread(self._lookup, digest)
+            try:
+                key = await asyncio.to_thread(self._lookup, digest)
+            except StoreUnavailable:
+                if cached is None:
+                    raise
+                # Served as last read, and kept as it was (expired): looked up again on
+                # the next use, which succeeds once the store is back.
+                future.set_result(cached[0])
+                return cached[0]
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # mark retrieved: waiters (if any) re-raise it
@@ -101,7 +117,7 @@ class Authenticator:
             del self._pending[digest]
         if len(self._cache) >= _MAX_CACHED:
             self._cache.clear()  # unknown keys come from clients: never grow without bound
-        self._cache[digest] = (key, now)
+        self._cache[digest] = (key, now, self._epoch)
         future.set_result(key)
         return key
 
@@ -112,8 +128,13 @@ class Authenticator:
         key, stored = found
         return key if hmac.compare_digest(stored, digest) else None
 
+    def invalidate(self) -> None:
+        """Keys changed somewhere (the shared version moved): look every key up again on
+        its next use, still falling back to the cached entry if the store is down."""
+        self._epoch += 1
+
     def forget(self, key_id: str) -> None:
         """Drop a key from the cache (it was revoked here): effective immediately."""
-        for digest, (key, _) in list(self._cache.items()):
+        for digest, (key, _, _) in list(self._cache.items()):
             if key is not None and key.id == key_id:
                 del self._cache[digest]

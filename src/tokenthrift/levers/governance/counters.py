@@ -9,6 +9,12 @@ past a budget between a check and a write.
 A budget period's counter starts *unseeded*; ``admit`` then answers ``Unseeded`` and the
 lever seeds it with the spend the ledger holds for that period (``seed`` never
 overwrites a counter someone else seeded first) and admits again.
+
+Keys and budgets live in the database; each replica works from a copy. A shared
+backend also keeps a *version* of them, bumped by every change (``versions``). The lever
+passes the version its copy was read at to ``admit``, which answers ``Stale`` instead
+of admitting when the version moved, in the same atomic step: a request is never
+admitted against budgets older than a change that had already returned.
 """
 
 from __future__ import annotations
@@ -54,7 +60,17 @@ class Unseeded:
     holds: tuple[BudgetHold, ...]
 
 
-Outcome = RateRefusal | BudgetRefusal | Unseeded | None
+@dataclass(frozen=True, slots=True)
+class Stale:
+    """Keys or budgets changed since the caller read them: re-read, then admit again."""
+
+    version: int
+
+
+Outcome = RateRefusal | BudgetRefusal | Unseeded | Stale | None
+
+# Redis key (after the prefix) of the version of keys and budgets.
+VERSION_KEY = "version"
 
 
 class Counters(Protocol):
@@ -63,8 +79,14 @@ class Counters(Protocol):
     awaits_io: bool
 
     async def admit(self, reservation: str, holds: list[BudgetHold], amount: int,
-                    charges: list[RateCharge], ttl_s: float) -> Outcome:
-        """Reserve ``amount`` on every hold and charge every rate limit, or nothing."""
+                    charges: list[RateCharge], ttl_s: float, version: int | None = None
+                    ) -> Outcome:
+        """Reserve ``amount`` on every hold and charge every rate limit, or nothing;
+        ``Stale`` (and nothing) if ``version`` is given and the shared one differs."""
+        ...
+
+    async def version(self) -> int | None:
+        """The shared version of keys and budgets; None when the backend shares none."""
         ...
 
     async def seed(self, holds: list[BudgetHold], spent: list[int]) -> None:

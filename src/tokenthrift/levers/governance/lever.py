@@ -28,15 +28,24 @@ from ...config import GatewayConfig
 from ...errors import GatewayError
 from ...types import Attribution, Usage
 from ..base import AdminEndpoint, Lever
-from .auth import ANONYMOUS, Authenticator, Identity
+from .attribution import attribute, trusts_headers
+from .auth import Authenticator, Identity
 from .budgets import Budget, BudgetBook, from_nano, to_nano
-from .counters import BudgetHold, BudgetRefusal, Counters, Outcome, RateRefusal, Unseeded
+from .counters import (
+    BudgetHold,
+    BudgetRefusal,
+    Counters,
+    Outcome,
+    RateRefusal,
+    Stale,
+    Unseeded,
+)
 from .estimate import CostEstimator
 from .keys import KeySpec, VirtualKey
 from .periods import Calendar, window_at
 from .rate_limits import NO_LIMITS, RateCharge, RateLimits, limits_for
 from .settings import GovernanceSettings
-from .store import GovernanceStore
+from .store import GovernanceStore, StoreUnavailable
 from .webhooks import SoftLimitNotifier
 
 if TYPE_CHECKING:
@@ -45,6 +54,8 @@ if TYPE_CHECKING:
     from ...exchange import Exchange
 
 log = logging.getLogger("tokenthrift.governance")
+# Admission attempts when keys or budgets keep changing under a request.
+_ATTEMPTS = 3
 
 
 @dataclass(slots=True)
@@ -56,6 +67,10 @@ class Ticket:
     amount: int
     token_charges: list[RateCharge] = field(default_factory=list)
     settled: bool = False
+    # Who it was charged to and the version of the budgets then: a budget that appears
+    # before it settles is charged its actual cost too (see ``_holds_added``).
+    who: Attribution | None = None
+    version: int = 0
 
 
 # Endpoints that cost nothing: authenticated, never reserved against a budget.
@@ -82,6 +97,11 @@ class GovernanceLever(Lever):
         self._background: set[asyncio.Task[Any]] = set()
         self.calendar = Calendar(settings.timezone)
         self._holds: dict[Budget, BudgetHold] = {}  # current period's hold of each budget
+        self._budget_rows = self.book.all
+        self._version = 0  # bumped whenever this replica's copy of keys and budgets changes
+        self._shared: int | None = None  # the shared version that copy was read at
+        self._catching_up: asyncio.Task[None] | None = None
+        self._unshared_until = 0.0  # Redis failed: skip version checks until then
 
     @property
     def auth_required(self) -> bool:
@@ -122,8 +142,8 @@ class GovernanceLever(Lever):
             await asyncio.shield(fresh)
         identity = await self.auth.identify(client_key, self.auth_required)
         who = exchange.attribution
-        if identity is not ANONYMOUS:
-            _attribute(who, identity)
+        attribute(who, identity, trusts_headers(self.settings.trust_attribution_headers,
+                                                identity, self.auth_required))
         key = identity.key
         if key is not None and exchange.requested_model and not key.allows(
                 exchange.requested_model):
@@ -136,16 +156,38 @@ class GovernanceLever(Lever):
         """Authenticate, then reserve the worst case on every budget that applies and
         charge every rate limit, atomically; raise 429 to refuse."""
         identity = await self.authenticate(exchange, client_key)
-        key = identity.key
-        who = exchange.attribution
-        budgets = self.book.applicable(who)
-        limits = limits_for(key, who.team, self.settings.teams)
-        if not budgets and limits is NO_LIMITS:
-            return None
-        return await self._reserve(exchange, budgets, limits)
+        for _ in range(_ATTEMPTS):
+            ticket = await self._govern(exchange, identity)
+            if ticket is not None:
+                return ticket
+            # Keys or budgets changed on another replica and were re-read: the key may be
+            # revoked now, or keys may be required now.
+            identity = await self.auth.identify(client_key, self.auth_required)
+        raise GatewayError("overloaded", "keys and budgets are changing too fast to admit "
+                           "this request; retry", status=503, code="governance_unavailable")
 
-    async def _reserve(self, exchange: Exchange, budgets: list[Budget], limits: RateLimits
-                       ) -> Ticket:
+    async def _govern(self, exchange: Exchange, identity: Identity) -> Ticket | None:
+        """Reserve on the budgets and limits in force, or None if they were out of date
+        (they have been re-read: look again)."""
+        who = exchange.attribution
+        version, shared = self._version, self._checked_version()
+        budgets = self.book.applicable(who)
+        limits = limits_for(identity.key, who.team, self.settings.teams)
+        if not budgets and limits is NO_LIMITS:
+            seen = await self._shared_now() if shared is not None else None
+            if seen is not None and seen != shared:
+                await self._catch_up(seen)
+                return None
+            return Ticket(exchange.request_id, [], 0, who=who, version=version)
+        ticket = await self._reserve(exchange, budgets, limits, shared)
+        if isinstance(ticket, Stale):
+            await self._catch_up(ticket.version)
+            return None
+        ticket.who, ticket.version = who, version
+        return ticket
+
+    async def _reserve(self, exchange: Exchange, budgets: list[Budget], limits: RateLimits,
+                       shared: int | None = None) -> Ticket | Stale:
         now = self.clock()
         holds = [self._hold(b, now) for b in budgets]
         if holds:
@@ -157,9 +199,11 @@ class GovernanceLever(Lever):
         charges = limits.charges(tokens)
         ticket = Ticket(exchange.request_id, holds, amount,
                         [c for c in charges if c.unit == "tpm"])
-        outcome = await self._admit_seeding(ticket, charges)
+        outcome = await self._admit_seeding(ticket, charges, shared)
         if outcome is None:
             return ticket
+        if isinstance(outcome, Stale):
+            return outcome
         raise self._refusal(outcome, amount, now)
 
     def _hold(self, budget: Budget, now: float) -> BudgetHold:
@@ -169,12 +213,13 @@ class GovernanceLever(Lever):
             hold = self._holds[budget] = BudgetHold.of(budget, window)
         return hold
 
-    async def _admit_seeding(self, ticket: Ticket, charges: list[RateCharge]) -> Outcome:
+    async def _admit_seeding(self, ticket: Ticket, charges: list[RateCharge],
+                             shared: int | None = None) -> Outcome:
         try:
             for _ in range(3):
                 outcome = await self.counters.admit(ticket.reservation, ticket.holds,
                                                     ticket.amount, charges,
-                                                    self.settings.reservation_ttl_s)
+                                                    self.settings.reservation_ttl_s, shared)
                 if not isinstance(outcome, Unseeded):
                     return outcome
                 await self.seed(list(outcome.holds))
@@ -236,13 +281,17 @@ class GovernanceLever(Lever):
             actual, tokens = to_nano(cost), usage.total_tokens
         corrections = [c.corrected(tokens) for c in ticket.token_charges]
         corrections = [c for c in corrections if c.cost]
-        if not ticket.holds and not corrections:
+        added = self._holds_added(ticket) if actual and ticket.version != self._version else []
+        holds = ticket.holds + added
+        if not holds and not corrections:
             return
         after = await self._unless_cancelled(
-            self.counters.settle(ticket.reservation, ticket.holds, actual, corrections))
-        for hold, spent in zip(ticket.holds, after or (), strict=False):
+            self.counters.settle(ticket.reservation, holds, actual, corrections))
+        for hold, spent in zip(holds, after or (), strict=False):
             if spent is not None:
                 self.notifier.observe(hold, spent)
+        if added and after is not None:
+            await self._charge_unseeded(ticket.reservation, holds, after, actual)
 
     async def _unless_cancelled(self, work: Coroutine[Any, Any, list[int | None]]
                                 ) -> list[int | None] | None:
@@ -294,16 +343,18 @@ class GovernanceLever(Lever):
 
     async def reload(self) -> None:
         """Re-read budgets and whether keys exist (the admin API calls it after a change,
-        so changes apply at once here; other replicas pick them up within refresh_s)."""
+        so changes apply at once here; other replicas see the shared version move on
+        their next request with Redis, else within refresh_s)."""
+        shared = await self._shared_now()  # before the rows: they are at least this new
         try:
             budgets, keys_exist = await asyncio.to_thread(
                 lambda: (self.store.budgets(), self.store.has_keys()))
+        except StoreUnavailable:
+            return  # the store logs the outage once
         except Exception as exc:
             log.warning("could not refresh budgets and keys: %s", exc)
             return
-        self.book = BudgetBook(budgets)
-        self.keys_exist = keys_exist
-        self._holds = {}
+        self._adopt(budgets, keys_exist, shared)
         now = self.clock()
         self.notifier.prune(now)
         prune = getattr(self.counters, "prune", None)
@@ -313,13 +364,13 @@ class GovernanceLever(Lever):
     async def create_key(self, spec: KeySpec) -> tuple[VirtualKey, str]:
         key, raw = await asyncio.to_thread(self.store.create_key, spec, self.clock())
         self.keys_exist = True
-        if spec.budget is not None:
-            await self.reload()
+        await self.reload()  # also catches up with the version the store just bumped
         return key, raw
 
     async def revoke_key(self, key_id: str) -> bool:
         found = await asyncio.to_thread(self.store.revoke_key, key_id, self.clock())
         self.auth.forget(key_id)
+        await self.reload()
         return found
 
     async def set_budget(self, budget: Budget) -> None:
@@ -344,6 +395,68 @@ class GovernanceLever(Lever):
             usage = await self.counters.usage(holds)
         return [(h, *(u or (0, 0))) for h, u in zip(holds, usage, strict=True)]
 
+    # -- staying current with the other replicas ----------------------------------------
+
+    def _checked_version(self) -> int | None:
+        """The shared version to check requests against; None: none (in-process
+        counters), unknown yet, or Redis failed a moment ago."""
+        if self._shared is None or time.monotonic() < self._unshared_until:
+            return None
+        return self._shared
+
+    async def _shared_now(self) -> int | None:
+        try:
+            return await self.counters.version()
+        except Exception as exc:  # Redis down: requests no budget applies to still pass
+            log.debug("cannot read the shared version of keys and budgets: %s", exc)
+            self._unshared_until = time.monotonic() + 1.0
+            return None
+
+    async def _catch_up(self, seen: int) -> None:
+        """Re-read keys and budgets because the shared version is ``seen``; one read for
+        all the requests that noticed. If the store cannot be read, stop checking the
+        version until a reload succeeds (budgets known here keep being enforced)."""
+        task = self._catching_up
+        if task is None or task.done() or task.get_loop() is not _loop():
+            task = self._catching_up = _loop().create_task(self.reload())
+        await asyncio.shield(task)
+        if self._shared != seen and self._shared is not None and seen > self._shared:
+            self._shared = None
+
+    def _adopt(self, budgets: list[Budget], keys_exist: bool, shared: int | None) -> None:
+        if tuple(budgets) != self._budget_rows or keys_exist != self.keys_exist:
+            self._version += 1
+        self.book = BudgetBook(budgets)
+        self._budget_rows = tuple(budgets)
+        self.keys_exist = keys_exist
+        self._holds = {}
+        if shared != self._shared:
+            self.auth.invalidate()  # a key may have been revoked on another replica
+        self._shared = shared
+
+    def _holds_added(self, ticket: Ticket) -> list[BudgetHold]:
+        """Budgets that apply to a settling request but did not when it was admitted
+        (created meanwhile): their counters must see its spend too."""
+        if ticket.who is None:
+            return []
+        held = {h.key for h in ticket.holds}
+        now = self.clock()
+        return [hold for hold in (self._hold(b, now) for b in self.book.applicable(ticket.who))
+                if hold.key not in held]
+
+    async def _charge_unseeded(self, reservation: str, holds: list[BudgetHold],
+                               after: list[int | None], actual: int) -> None:
+        """Start the counters a settle found missing from the ledger, then add ``actual``
+        (the ledger row may already count it: over, never under, the true spend)."""
+        missing = [h for h, spent in zip(holds, after, strict=False) if spent is None]
+        if not missing:
+            return
+        try:
+            await self.seed(missing)
+            await self.counters.settle(reservation, missing, actual, [])
+        except Exception as exc:
+            log.warning("could not charge a new budget for a request in flight: %s", exc)
+
     async def aclose(self) -> None:
         if self._refresher is not None and not self._refresher.done():
             self._refresher.cancel()
@@ -356,18 +469,3 @@ class GovernanceLever(Lever):
 
 def _loop() -> asyncio.AbstractEventLoop:
     return asyncio.get_running_loop()
-
-
-def _attribute(who: Attribution, identity: Identity) -> None:
-    """A virtual key's owner wins over request headers, so a client cannot move its spend
-    to another team's budget; headers still fill what the key leaves empty."""
-    who.key_id = identity.key_id
-    key = identity.key
-    if key is None:
-        return
-    if key.team is not None:
-        who.team = key.team
-    if key.user is not None:
-        who.user = key.user
-    if key.customer is not None:
-        who.customer = key.customer

@@ -7,7 +7,10 @@ budgets and limits of a request: one round trip to admit, one to settle. Layout,
 * ``b:<scope>:<subject>:<period>:<tag>`` — HASH {spent, reserved} in nano-USD,
 * ``…:exp`` — ZSET reservation id → expiry (ms, Redis clock),
 * ``…:amt`` — HASH reservation id → amount,
-* ``rl:<key|team>:<id>:<rpm|tpm>`` — the GCRA arrival time (ms, Redis clock).
+* ``rl:<key|team>:<id>:<rpm|tpm>`` — the GCRA arrival time (ms, Redis clock),
+* ``version`` — the version of keys and budgets, bumped (INCR) by every change made
+  through the store; the admit script compares it with the version the replica's copy
+  was read at and answers "stale" instead of admitting when it moved.
 
 Times come from the Redis server (``TIME``), so replicas with skewed clocks agree on
 rate limits and on when a reservation expires. A reservation that outlives its TTL (its
@@ -30,7 +33,15 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from .counters import BudgetHold, BudgetRefusal, Outcome, RateRefusal, Unseeded
+from .counters import (
+    VERSION_KEY,
+    BudgetHold,
+    BudgetRefusal,
+    Outcome,
+    RateRefusal,
+    Stale,
+    Unseeded,
+)
 from .rate_limits import RateCharge
 
 _GRACE_S = 7 * 86_400
@@ -39,6 +50,11 @@ _MAX_CONNECTIONS = 64
 _ADMIT = """
 local nr, nb = tonumber(ARGV[1]), tonumber(ARGV[2])
 local res, ttl = ARGV[3], tonumber(ARGV[4])
+local expected = ARGV[#ARGV]
+if expected ~= '' then
+  local current = redis.call('GET', KEYS[#KEYS]) or '0'
+  if current ~= expected then return {4, current} end
+end
 local missing = {3}
 for i = 1, nb do
   if redis.call('EXISTS', KEYS[nr + 3*i - 2]) == 0 then missing[#missing + 1] = i end
@@ -201,22 +217,32 @@ class RedisCounters:
         return keys
 
     async def admit(self, reservation: str, holds: list[BudgetHold], amount: int,
-                    charges: list[RateCharge], ttl_s: float) -> Outcome:
+                    charges: list[RateCharge], ttl_s: float, version: int | None = None
+                    ) -> Outcome:
         keys = [self._prefix + c.name for c in charges] + self._budget_keys(holds)
+        keys.append(self._prefix + VERSION_KEY)
         args: list[Any] = [len(charges), len(holds), reservation, int(ttl_s * 1000)]
         for charge in charges:
             args += [charge.limit, charge.cost]
         for hold in holds:
             args += [hold.limit, amount, _key_ttl(hold)]
+        args.append("" if version is None else str(version))
         reply = await self._bound()["admit"](keys=keys, args=args)
         code = int(reply[0])
         if code == 0:
             return None
+        if code == 4:
+            return Stale(int(reply[1]))
         if code == 1:
             return RateRefusal(charges[int(reply[1]) - 1], int(reply[2]) / 1000.0)
         if code == 2:
             return BudgetRefusal(holds[int(reply[1]) - 1], int(reply[2]), int(reply[3]))
         return Unseeded(tuple(holds[int(i) - 1] for i in reply[1:]))
+
+    async def version(self) -> int | None:
+        self._bound()
+        assert self._client is not None
+        return int(await self._client.get(self._prefix + VERSION_KEY) or 0)
 
     async def seed(self, holds: list[BudgetHold], spent: list[int]) -> None:
         args: list[Any] = []

@@ -44,7 +44,8 @@ class MemoryCounters:
         self._tats: dict[str, float] = {}
 
     async def admit(self, reservation: str, holds: list[BudgetHold], amount: int,
-                    charges: list[RateCharge], ttl_s: float) -> Outcome:
+                    charges: list[RateCharge], ttl_s: float, version: int | None = None
+                    ) -> Outcome:
         missing = tuple(h for h in holds if h.key not in self._budgets)
         if missing:
             return Unseeded(missing)
@@ -68,6 +69,9 @@ class MemoryCounters:
             counter.reserved += amount
             counter.held[reservation] = (amount, expires)
         return None
+
+    async def version(self) -> int | None:
+        return None  # nothing shared: this replica's own changes apply to it at once
 
     async def seed(self, holds: list[BudgetHold], spent: list[int]) -> None:
         for hold, value in zip(holds, spent, strict=True):

@@ -17,6 +17,8 @@ governance:
   webhook_timeout_s: 5
   webhook_attempts: 5
   webhook_backoff_s: 1.0    # first retry delay, doubled each attempt
+  trust_attribution_headers: owned_keys_only   # | always | never: whose x-tokenthrift-team/
+                            # user/customer headers may name an owner (see ``attribution``)
 ```
 """
 
@@ -32,11 +34,12 @@ from ...config_section import Section, expected, mapping
 
 AuthMode = Literal["auto", "required", "optional"]
 Backend = Literal["memory", "redis"]
+HeaderTrust = Literal["owned_keys_only", "always", "never"]
 
 _KNOWN = frozenset({
     "enabled", "auth", "timezone", "reserve_cap_usd", "reservation_ttl_s", "key_cache_ttl_s",
     "refresh_s", "backend", "redis_prefix", "teams", "image_tokens", "approx_tokenizer_margin",
-    "webhook_timeout_s", "webhook_attempts", "webhook_backoff_s",
+    "webhook_timeout_s", "webhook_attempts", "webhook_backoff_s", "trust_attribution_headers",
 })  # fmt: skip
 
 
@@ -66,6 +69,7 @@ class GovernanceSettings:
     webhook_timeout_s: float = 5.0
     webhook_attempts: int = 5
     webhook_backoff_s: float = 1.0
+    trust_attribution_headers: HeaderTrust = "owned_keys_only"
 
 
 def parse_settings(config: GatewayConfig) -> GovernanceSettings:
@@ -96,6 +100,8 @@ def parse_settings(config: GatewayConfig) -> GovernanceSettings:
         webhook_timeout_s=section.seconds("webhook_timeout_s", 5.0, positive=True),
         webhook_attempts=section.integer("webhook_attempts", 5, positive=True),
         webhook_backoff_s=section.seconds("webhook_backoff_s", 1.0, minimum=0),
+        trust_attribution_headers=section.choice(  # type: ignore[arg-type]
+            "trust_attribution_headers", "owned_keys_only", ("owned_keys_only", "always", "never")),
     )
 
 
