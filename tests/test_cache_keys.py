@@ -110,6 +110,7 @@ def test_delivery_only_fields_do_not_change_the_key() -> None:
     {"logit_bias": {"50256": -100}},
 ])
 def test_every_answer_changing_parameter_changes_the_key(change: dict[str, Any]) -> None:
+    assert key(openai(**change)) == key(openai(**change))  # the key is a function of the request
     assert key(openai(**change)) != key(openai())
 
 
@@ -123,8 +124,10 @@ def test_every_answer_changing_parameter_changes_the_key(change: dict[str, Any])
     lambda m: m[4].update(name="alice"),
 ])
 def test_every_message_is_part_of_the_key(edit: Any) -> None:
-    body = copy.deepcopy(OPENAI_BASE)
+    body, again = copy.deepcopy(OPENAI_BASE), copy.deepcopy(OPENAI_BASE)
     edit(body["messages"])
+    edit(again["messages"])
+    assert key(oc.parse_request(body)) == key(oc.parse_request(again))
     assert key(oc.parse_request(body)) != key(openai())
 
 
@@ -139,6 +142,7 @@ def test_tool_call_ids_are_compared_by_position_not_spelling() -> None:
 
 
 def test_scope_is_part_of_the_key() -> None:
+    assert key(openai(), "key:k1") == key(anthropic(), "key:k1")
     assert key(openai(), "key:k1") != key(openai(), "key:k2")
     assert key(openai(), "team:a") != key(openai(), "global")
 
@@ -187,6 +191,10 @@ def test_partition_fields_cannot_be_forged_through_the_scope() -> None:
 
 
 def test_no_semantic_query_without_a_final_text_question() -> None:
+    assert semantic_query(openai(), "key:k1") is not None  # ends with a user's text
+    text_only = {"model": "gpt-4o", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "What is this?"}]}]}
+    assert semantic_query(oc.parse_request(text_only), "key:k1") is not None
     body = copy.deepcopy(OPENAI_BASE)
     body["messages"] = body["messages"][:4]  # ends with a tool result
     assert semantic_query(oc.parse_request(body), "key:k1") is None

@@ -117,13 +117,17 @@ def test_max_entries_evicts_the_least_recently_used() -> None:
 def test_adding_an_existing_id_replaces_it_and_remove_and_clear_drop_entries() -> None:
     m = matcher()
     m.add("t1|m", "red roses", "x", None)
+    assert m.lookup("t1|m", "red roses").entry_id == "x"  # type: ignore[union-attr]
     m.add("t1|m", "blue violets", "x", None)
     assert len(m) == 1 and m.lookup("t1|m", "red roses") is None
+    assert m.lookup("t1|m", "blue violets").entry_id == "x"  # type: ignore[union-attr]
     m.add("t1|m", "green grass", "y", None)
     m.add("t2|m", "green grass", "z", None)
+    assert m.lookup("t1|m", "green grass").entry_id == "y"  # type: ignore[union-attr]
     m.remove("y")
     assert m.lookup("t1|m", "green grass") is None
     assert m.clear("t1|") == 1 and len(m) == 1
+    assert m.lookup("t2|m", "green grass").entry_id == "z"  # type: ignore[union-attr]
     assert m.clear() == 1 and len(m) == 0
 
 
@@ -146,6 +150,7 @@ def test_the_index_survives_a_restart(tmp_path: Path) -> None:
         first.add("graph", f"stored question {i} about subject {i * 3}", f"g{i}", None)
     first.add("flat", "how do I bake bread", "bread", clock.now + 100)
     first.add("flat", "how do I brew beer", "beer", clock.now + 5)
+    assert first.lookup("flat", "how do I brew beer").entry_id == "beer"  # type: ignore[union-attr]
     first.close()
     clock.now += 10
     second = matcher(tmp_path, clock=clock, flat_max=8, threshold=0.95)
@@ -163,6 +168,7 @@ def test_an_index_built_by_another_embedder_is_not_reused(tmp_path: Path) -> Non
     first = matcher(tmp_path)
     first.add("p", "some question", "q", None)
     first.save()
+    assert len(matcher(tmp_path)) == 1  # the same embedder loads it
     assert len(matcher(tmp_path, embedder=WordEmbedder("other"))) == 0
 
 
@@ -192,8 +198,11 @@ def test_the_default_embedder_matches_a_paraphrase_and_not_an_opposite(tmp_path:
     m.add("p", "How do I reset my password?", "reset", None)
     hit = m.lookup("p", "How can I reset my password?")
     assert hit is not None and hit.entry_id == "reset" and hit.similarity > 0.9
-    m.add("p", "How do I enable notifications on my phone?", "enable", None)
-    assert m.lookup("p", "How do I disable notifications on my phone?") is None
+    m.add("q", "How do I enable notifications on my phone?", "enable", None)
+    hit = m.lookup("q", "How can I enable notifications on my phone?")
+    assert hit is not None and hit.entry_id == "enable"
+    opposite = m.search("q", "How do I disable notifications on my phone?")
+    assert opposite.match is None and opposite.rejected_by is not None
     m.close()
 
 
@@ -218,5 +227,6 @@ def test_an_unreadable_saved_index_starts_the_cache_empty(tmp_path: Path) -> Non
     first = matcher(tmp_path)
     first.add("p", "some question", "q", None)
     first.save()
+    assert len(matcher(tmp_path)) == 1  # readable, it is loaded
     (tmp_path / "semantic" / "entries.json").write_text("{not json")
     assert len(matcher(tmp_path)) == 0
