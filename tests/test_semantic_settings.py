@@ -58,6 +58,7 @@ def test_invalid_settings_say_what_is_wrong(raw: dict[str, object], message: str
 
 
 def test_ttl_never_means_no_expiry() -> None:
+    assert SemanticSettings.from_mapping({"ttl": "15m"}).ttl == 900.0
     assert SemanticSettings.from_mapping({"ttl": "never"}).ttl is None
     assert SemanticSettings.from_mapping({"ttl": 0}).ttl is None
 
