@@ -19,21 +19,24 @@ def cache() -> None:
 @click.option("--scope", default=None,
               help="Only this scope: key:<key_id>, team:<team>, customer:<c>, user:<u>, global.")
 @click.option("--model", default=None, help="Only answers for this requested model.")
+@click.option("--tag", default=None,
+              help="Only answers stored with this cache tag (x-tokenthrift-cache-tags).")
 @click.option("--gateway", "gateway_url", default=None, metavar="URL",
               help="Clear a running gateway through its admin API (needs "
                    "TOKENTHRIFT_MASTER_KEY); required for the memory backend.")
-def clear(config_path: str | None, scope: str | None, model: str | None,
+def clear(config_path: str | None, scope: str | None, model: str | None, tag: str | None,
           gateway_url: str | None) -> None:
-    """Delete cached answers: all, or those of one --scope and/or --model."""
+    """Delete cached answers: all, or those of one --scope, --model and/or --tag (the
+    filters given apply together)."""
     from ..levers.cache.clearing import ClearError, clear_backend, clear_through_gateway
 
     try:
         if gateway_url:
             master_key = load_config(config_path).admin_key() if config_path else None
-            removed = clear_through_gateway(gateway_url, scope=scope, model=model,
+            removed = clear_through_gateway(gateway_url, scope=scope, model=model, tag=tag,
                                             master_key=master_key)
         else:
-            removed = clear_backend(load_config(config_path), scope=scope, model=model)
+            removed = clear_backend(load_config(config_path), scope=scope, model=model, tag=tag)
     except (ConfigError, ClearError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"removed {removed} cached answer(s)")

@@ -1,7 +1,8 @@
 """Admin endpoints of the response cache (master key required).
 
-* ``DELETE /admin/cache?scope=…&model=…`` — drop stored answers (all, or of one scope
-  and/or model); answers ``{"removed": n}`` (payloads removed from the backend).
+* ``DELETE /admin/cache?scope=…&model=…&tag=…`` — drop stored answers (all, or those of
+  one scope, model and/or cache tag, all filters given applying together); answers
+  ``{"removed": n, "scope", "model", "tag"}`` (payloads removed from the backend).
 * ``GET /admin/cache`` — backend, live entry count and this replica's hit/miss counters.
 
 Scopes are written as the cache names them: ``key:<key_id>``, ``team:<team>``,
@@ -21,8 +22,9 @@ def endpoints(lever: CacheLever) -> list[AdminEndpoint]:
     async def clear_cache(request: AdminRequest) -> tuple[int, Any]:
         scope = request.query_params.get("scope") or None
         model = request.query_params.get("model") or None
-        removed = await lever.clear(scope=scope, model=model)
-        return 200, {"removed": removed, "scope": scope, "model": model}
+        tag = request.query_params.get("tag") or None
+        removed = await lever.clear(scope=scope, model=model, tag=tag)
+        return 200, {"removed": removed, "scope": scope, "model": model, "tag": tag}
 
     async def cache_status(request: AdminRequest) -> tuple[int, Any]:
         settings = lever.settings
@@ -33,6 +35,8 @@ def endpoints(lever: CacheLever) -> list[AdminEndpoint]:
             "exact": settings.exact.enabled,
             "semantic": settings.semantic.enabled,
             "stats": asdict(lever.stats),
+            "in_flight": len(lever.in_flight),
+            "waiting": lever.in_flight.waiting,
         }
 
     return [AdminEndpoint("DELETE", "/admin/cache", clear_cache),

@@ -23,7 +23,8 @@ class ClearError(RuntimeError):
     """The cache could not be cleared; the message says what to do instead."""
 
 
-def clear_backend(config: GatewayConfig, *, scope: str | None, model: str | None) -> int:
+def clear_backend(config: GatewayConfig, *, scope: str | None, model: str | None,
+                  tag: str | None = None) -> int:
     settings = CacheSettings.from_config(config)
     if settings.backend == "memory":
         raise ClearError("the memory backend lives inside the running gateway: use "
@@ -32,7 +33,7 @@ def clear_backend(config: GatewayConfig, *, scope: str | None, model: str | None
     async def run() -> int:
         backend = open_backend(settings)
         try:
-            return await backend.clear(scope=scope, model=model)
+            return await backend.clear(scope=scope, model=model, tag=tag)
         finally:
             await backend.aclose()
 
@@ -40,11 +41,12 @@ def clear_backend(config: GatewayConfig, *, scope: str | None, model: str | None
 
 
 def clear_through_gateway(url: str, *, scope: str | None, model: str | None,
-                          master_key: str | None = None) -> int:
+                          tag: str | None = None, master_key: str | None = None) -> int:
     key = master_key or os.environ.get("TOKENTHRIFT_MASTER_KEY")
     if not key:
         raise ClearError("the admin API needs the master key: set TOKENTHRIFT_MASTER_KEY")
-    query = urllib.parse.urlencode({k: v for k, v in (("scope", scope), ("model", model)) if v})
+    query = urllib.parse.urlencode(
+        {k: v for k, v in (("scope", scope), ("model", model), ("tag", tag)) if v})
     request = urllib.request.Request(f"{url.rstrip('/')}/admin/cache?{query}", method="DELETE",
                                      headers={"authorization": f"Bearer {key}"})
     try:

@@ -9,6 +9,8 @@ stored at all.
 * ``x-tokenthrift-cache: refresh`` — skip the lookup, store the new answer.
 * ``x-tokenthrift-cache-ttl: SECONDS`` — expiry of the answer stored by this request
   (both layers); ``0`` stores nothing.
+* ``x-tokenthrift-cache-tags: a,b`` — labels stored with the answer, so that it can be
+  cleared by tag later (``DELETE /admin/cache?tag=a``); they are not part of the key.
 * ``Cache-Control: no-store`` — neither lookup nor store; ``no-cache`` — skip the lookup,
   store the fresh answer (HTTP's "revalidate", i.e. like ``refresh``).
 
@@ -27,6 +29,9 @@ from .settings import CacheSettings
 
 MODE_HEADER = "x-tokenthrift-cache"
 TTL_HEADER = "x-tokenthrift-cache-ttl"
+TAGS_HEADER = "x-tokenthrift-cache-tags"
+MAX_TAGS = 16
+MAX_TAG_CHARS = 128
 # A year: longer is not a cache but a database, and Redis rejects absurd expiries.
 MAX_TTL_S = 365 * 24 * 3600.0
 MODES = ("off", "exact", "semantic", "refresh")
@@ -42,6 +47,7 @@ class RequestPolicy:
     store_exact: bool
     store_semantic: bool
     ttl_s: float | None = None  # overrides the layers' configured ttl
+    tags: tuple[str, ...] = ()  # stored with the answer, for clearing by tag
 
     @property
     def active(self) -> bool:
@@ -76,9 +82,23 @@ def request_policy(settings: CacheSettings, directives: Mapping[str, str],
             return BYPASS
         lookup = lookup and "no-cache" not in tokens
     ttl = _ttl(directives.get(TTL_HEADER))
+    tags = parse_tags(directives.get(TAGS_HEADER))
     store = store and ttl != 0
     return RequestPolicy(lookup and exact, lookup and semantic, store and exact,
-                         store and semantic, ttl)
+                         store and semantic, ttl, tags)
+
+
+def parse_tags(value: str | None) -> tuple[str, ...]:
+    """``a, b`` → ("a", "b"): trimmed, duplicates dropped, order kept. A tag is printable
+    text without commas (at most 128 characters, 16 tags), else a 400."""
+    if value is None:
+        return ()
+    tags = tuple(dict.fromkeys(t.strip() for t in value.split(",") if t.strip()))
+    if len(tags) > MAX_TAGS or any(len(t) > MAX_TAG_CHARS or not t.isprintable() for t in tags):
+        raise InvalidRequest(
+            f"{TAGS_HEADER} must be a comma-separated list of at most {MAX_TAGS} tags of at "
+            f"most {MAX_TAG_CHARS} printable characters, got {value[:200]!r}", param=TAGS_HEADER)
+    return tags
 
 
 def _ttl(value: str | None) -> float | None:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from ...types import ChatResponse, Usage
 from ..base import AdminEndpoint, Billable, Lever, Unwound
 from .backends import CacheBackend
+from .coalescing import InFlight
 from .entry import CachedAnswer, decode, encode
 from .keys import CacheKey, SemanticQuery, exact_key, partition_prefix, scope_of, semantic_query
 from .policy import RequestPolicy, request_policy, storable
@@ -51,6 +52,8 @@ class _Plan:
     query: SemanticQuery | None = None
     hit: CachedAnswer | None = None
     hit_kind: str = ""
+    leading: bool = False  # first of identical requests in flight (``coalescing``)
+    coalesced: bool = False  # answered with the leader's answer
 
 
 @dataclass(slots=True)
@@ -60,6 +63,7 @@ class CacheStats:
     misses: int = 0
     stores: int = 0
     errors: int = 0
+    coalesced: int = 0  # requests answered by an identical request's in-flight call
 
 
 class CacheLever(Lever):
@@ -73,6 +77,7 @@ class CacheLever(Lever):
         self.backend = backend
         self.semantic = semantic
         self.stats = CacheStats()
+        self.in_flight = InFlight()
         self._down_until = 0.0
 
     # -- hooks --------------------------------------------------------------------------
@@ -91,6 +96,9 @@ class CacheLever(Lever):
             self.stats.misses += 1
             return None
         exchange.cache_status = "exact" if plan.hit_kind == "exact" else "semantic"
+        if plan.coalesced:
+            exchange.response_headers["x-tokenthrift-cache-coalesced"] = "true"
+            exchange.ledger_notes[self.name] = {"coalesced": True}
         exchange.usage = Usage()
         exchange.served_model = hit.response.model
         return hit.served_response()
@@ -115,8 +123,12 @@ class CacheLever(Lever):
             entry = plan.hit
             age = max(0.0, exchange.ts - entry.stored_at)
             provider = exchange.candidates[0].provider_name if exchange.candidates else None
-            before = Billable(model=exchange.baseline_model or entry.model,
-                              usage=repeat_usage(entry.usage, entry.protocol, age),
+            # A coalesced request would have been sent alongside the leader, so it would
+            # have cost what the leader's call cost as asked; a stored answer's repeat
+            # may find the provider's prompt cache warm (``repeat``).
+            usage = entry.usage if plan.coalesced else repeat_usage(entry.usage, entry.protocol,
+                                                                    age)
+            before = Billable(model=exchange.baseline_model or entry.model, usage=usage,
                               protocol=entry.protocol, provider=provider,
                               gateway_usd=without_spend)
             return Unwound(f"{plan.hit_kind}_cache", before, f"{plan.hit_kind} hit")
@@ -127,17 +139,21 @@ class CacheLever(Lever):
 
     async def settle(self, exchange: Exchange, settlement: Settlement) -> None:
         plan: _Plan | None = exchange.notes.pop(self.name, None)
+        if plan is None:
+            return
         response = exchange.response
-        if plan is None or plan.hit is not None or response is None:
-            return
-        if exchange.status != 200 or not self._storable(exchange, response):
-            return
-        as_asked = settlement.baseline
-        usage = as_asked.usage if as_asked is not None else (exchange.usage or response.usage)
         try:
-            await self._store(plan, response, usage, exchange)
+            if (plan.hit is None and response is not None and exchange.status == 200
+                    and self._storable(exchange, response)):
+                as_asked = settlement.baseline
+                usage = (as_asked.usage if as_asked is not None
+                         else (exchange.usage or response.usage))
+                await self._store(plan, response, usage, exchange)
         except Exception as error:  # a cache fault must not fail the request
             self._fault("store", error)
+        finally:
+            if plan.leading:  # failed, not storable or a hit: the waiters go on their own
+                self.in_flight.release(plan.key.id, None)
 
     def admin_endpoints(self) -> list[AdminEndpoint]:
         from .admin_api import endpoints
@@ -176,6 +192,10 @@ class CacheLever(Lever):
                 self.stats.exact_hits += 1
                 plan.hit, plan.hit_kind = entry, "exact"
                 return entry
+        if plan.policy.lookup_exact or plan.policy.store_exact:
+            entry = await self._coalesce(exchange, plan)
+            if entry is not None:
+                return entry
         if not (plan.policy.lookup_semantic and self.semantic and plan.query and plan.semantic_key):
             return None
         key = plan.semantic_key
@@ -189,6 +209,27 @@ class CacheLever(Lever):
             f"{found.match.similarity:.4f}")
         return found.entry
 
+    async def _coalesce(self, exchange: Exchange, plan: _Plan) -> CachedAnswer | None:
+        """Wait for an identical request in flight (see ``coalescing``); else lead this key
+        when this request's answer will be stored. No await between the check and the
+        registration, so two identical misses never both lead."""
+        future = self.in_flight.leader(plan.key.id)
+        if future is None:
+            if plan.policy.store_exact:
+                plan.leading = self.in_flight.lead(plan.key.id)
+            return None
+        if not plan.policy.lookup_exact:
+            return None  # refresh / no-cache: wants its own call
+        remaining = (None if exchange.deadline is None
+                     else exchange.deadline - time.perf_counter())
+        payload = await self.in_flight.wait(future, remaining)
+        entry = decode(payload) if payload is not None else None
+        if entry is None:
+            return None
+        self.stats.coalesced += 1
+        plan.hit, plan.hit_kind, plan.coalesced = entry, "exact", True
+        return entry
+
     async def _store(self, plan: _Plan, response: ChatResponse, usage: Usage,
                      exchange: Exchange) -> None:
         now = self._clock()
@@ -197,31 +238,46 @@ class CacheLever(Lever):
         semantic_key = plan.semantic_key if policy.store_semantic and plan.query else None
         semantic_until = now + (policy.ttl_s or settings.semantic.ttl_s) if semantic_key else None
         protocol = exchange.provider_protocol
-        if semantic_key is None or semantic_key is plan.key:
-            await self._put(plan.key, response, usage, now, exact_until, semantic_until, protocol)
-        else:  # the layers have different scopes: one payload each
-            await self._put(plan.key, response, usage, now, exact_until, None, protocol)
-            await self._put(semantic_key, response, usage, now, None, semantic_until, protocol)
+        shared = semantic_key is None or semantic_key is plan.key
+        exact = self._entry(plan.key, response, usage, now, exact_until,
+                            semantic_until if shared else None, protocol)
+        payload = encode(exact) if exact is not None else None
+        if plan.leading:
+            # Waiters get the answer now, before the backend writes (which may be slow
+            # or fail: the answer is good either way).
+            self.in_flight.release(plan.key.id, payload)
+        tags = policy.tags
+        if exact is not None and payload is not None:
+            await self.backend.put(plan.key.id, payload, scope=plan.key.scope,
+                                   model=plan.key.model, expires_at=exact.expires_at, tags=tags)
+        if not shared and semantic_key is not None:  # the layers have different scopes
+            entry = self._entry(semantic_key, response, usage, now, None, semantic_until,
+                                protocol)
+            if entry is not None:
+                await self.backend.put(semantic_key.id, encode(entry), scope=semantic_key.scope,
+                                       model=semantic_key.model, expires_at=entry.expires_at,
+                                       tags=tags)
         if semantic_key is not None and semantic_until is not None and plan.query and self.semantic:
             await self.semantic.add(plan.query, semantic_key.id, semantic_until)
         self.stats.stores += 1
 
-    async def _put(self, key: CacheKey, response: ChatResponse, usage: Usage, now: float,
-                   exact_until: float | None, semantic_until: float | None,
-                   protocol: str | None) -> None:
+    @staticmethod
+    def _entry(key: CacheKey, response: ChatResponse, usage: Usage, now: float,
+               exact_until: float | None, semantic_until: float | None,
+               protocol: str | None) -> CachedAnswer | None:
         if exact_until is None and semantic_until is None:
-            return
-        entry = CachedAnswer(response, usage, key.scope, key.model, now, exact_until,
-                             semantic_until, protocol)  # type: ignore[arg-type]
-        await self.backend.put(key.id, encode(entry), scope=key.scope, model=key.model,
-                               expires_at=entry.expires_at)
+            return None
+        return CachedAnswer(response, usage, key.scope, key.model, now, exact_until,
+                            semantic_until, protocol)  # type: ignore[arg-type]
 
-    async def clear(self, *, scope: str | None = None, model: str | None = None) -> int:
-        """Drop stored answers of ``scope`` and/or ``model`` (all when both are None)."""
-        removed = await self.backend.clear(scope=scope, model=model)
-        if self.semantic is not None and (scope is not None or model is None):
-            # The matcher clears by partition prefix (scope, then model); a model-only
-            # clear leaves index entries whose payloads are gone — dropped lazily.
+    async def clear(self, *, scope: str | None = None, model: str | None = None,
+                    tag: str | None = None) -> int:
+        """Drop stored answers of ``scope``, ``model`` and/or ``tag`` (all when none is
+        given); return how many payloads were removed."""
+        removed = await self.backend.clear(scope=scope, model=model, tag=tag)
+        if self.semantic is not None and tag is None and (scope is not None or model is None):
+            # The matcher clears by partition prefix (scope, then model); a model-only or
+            # tag clear leaves index entries whose payloads are gone — dropped lazily.
             prefix = "" if scope is None else partition_prefix(scope, model)
             await self.semantic.clear(prefix)
         return removed

@@ -1,6 +1,7 @@
 """Where cached answers live: in-process (``memory``), a local file (``sqlite``) or
 shared by every replica (``redis``). All store opaque payload bytes under an entry id
-(``keys.CacheKey.id``) with an absolute expiry, and clear by scope and/or model."""
+(``keys.CacheKey.id``) with an absolute expiry and the request's cache tags, and clear
+by scope, model and/or tag."""
 
 from __future__ import annotations
 
@@ -17,13 +18,14 @@ class CacheBackend(Protocol):
         ...
 
     async def put(self, entry_id: str, payload: bytes, *, scope: str, model: str,
-                  expires_at: float) -> None: ...
+                  expires_at: float, tags: tuple[str, ...] = ()) -> None: ...
 
     async def delete(self, entry_id: str) -> None: ...
 
-    async def clear(self, *, scope: str | None = None, model: str | None = None) -> int:
-        """Delete the entries of ``scope`` and/or ``model`` (all when both are None);
-        return how many."""
+    async def clear(self, *, scope: str | None = None, model: str | None = None,
+                    tag: str | None = None) -> int:
+        """Delete the entries of ``scope``, ``model`` and ``tag`` (each None = any; all
+        entries when all three are None); return how many."""
         ...
 
     async def count(self) -> int: ...

@@ -14,6 +14,7 @@ class _Slot(NamedTuple):
     scope: str
     model: str
     expires_at: float
+    tags: tuple[str, ...] = ()
 
 
 class MemoryBackend:
@@ -35,8 +36,8 @@ class MemoryBackend:
         return slot.payload
 
     async def put(self, entry_id: str, payload: bytes, *, scope: str, model: str,
-                  expires_at: float) -> None:
-        self._entries[entry_id] = _Slot(payload, scope, model, expires_at)
+                  expires_at: float, tags: tuple[str, ...] = ()) -> None:
+        self._entries[entry_id] = _Slot(payload, scope, model, expires_at, tags)
         self._entries.move_to_end(entry_id)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)  # least recently used
@@ -44,10 +45,12 @@ class MemoryBackend:
     async def delete(self, entry_id: str) -> None:
         self._entries.pop(entry_id, None)
 
-    async def clear(self, *, scope: str | None = None, model: str | None = None) -> int:
+    async def clear(self, *, scope: str | None = None, model: str | None = None,
+                    tag: str | None = None) -> int:
         doomed = [entry_id for entry_id, slot in self._entries.items()
                   if (scope is None or slot.scope == scope)
-                  and (model is None or slot.model == model)]
+                  and (model is None or slot.model == model)
+                  and (tag is None or tag in slot.tags)]
         for entry_id in doomed:
             del self._entries[entry_id]
         return len(doomed)

@@ -5,6 +5,10 @@ Reads run on the event loop: an indexed primary-key SELECT in WAL mode takes a f
 and never waits for a writer, cheaper than a hop to a thread. Writes (which may wait
 for the file lock or a checkpoint) run on one writer thread.
 
+Tags are one column, ``\x1f``-separated with a separator at each end, matched with
+``instr``: clearing by tag scans the table, which is fine for an operator action on a
+cache of this size (tags are printable text, so they never contain the separator).
+
 Eviction: expired rows, then the oldest-stored rows beyond ``max_entries``, checked every
 ``_PRUNE_EVERY`` writes (the table may overshoot by that many rows in between).
 """
@@ -33,6 +37,7 @@ CREATE INDEX IF NOT EXISTS cache_entries_stored ON cache_entries (stored_at);
 CREATE INDEX IF NOT EXISTS cache_entries_scope ON cache_entries (scope, model);
 """
 _PRUNE_EVERY = 64
+_SEP = "\x1f"
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -54,6 +59,10 @@ class SqliteBackend:
         self._writer.execute("PRAGMA journal_mode = WAL")
         self._writer.execute("PRAGMA synchronous = NORMAL")  # a lost cache write is harmless
         self._writer.executescript(_SCHEMA)
+        columns = {row[1] for row in self._writer.execute("PRAGMA table_info(cache_entries)")}
+        if "tags" not in columns:  # a cache file written before tags existed
+            self._writer.execute(
+                "ALTER TABLE cache_entries ADD COLUMN tags TEXT NOT NULL DEFAULT ''")
         self._reader = _connect(path)
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="tokenthrift-cache-sqlite")
         self._writes = 0
@@ -69,16 +78,18 @@ class SqliteBackend:
         return None if row is None else bytes(row[0])
 
     async def put(self, entry_id: str, payload: bytes, *, scope: str, model: str,
-                  expires_at: float) -> None:
-        await self._write(self._put, entry_id, payload, scope, model, expires_at)
+                  expires_at: float, tags: tuple[str, ...] = ()) -> None:
+        await self._write(self._put, entry_id, payload, scope, model, expires_at, tags)
 
     def _put(self, entry_id: str, payload: bytes, scope: str, model: str,
-             expires_at: float) -> None:
+             expires_at: float, tags: tuple[str, ...] = ()) -> None:
         now = self._clock()
+        joined = _SEP + _SEP.join(tags) + _SEP if tags else ""
         self._writer.execute(
-            "INSERT OR REPLACE INTO cache_entries (id, scope, model, stored_at, expires_at, payload)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (entry_id, scope, model, now, expires_at, payload),
+            "INSERT OR REPLACE INTO cache_entries"
+            " (id, scope, model, stored_at, expires_at, payload, tags)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (entry_id, scope, model, now, expires_at, payload, joined),
         )
         self._writes += 1
         if self._writes % _PRUNE_EVERY == 1:
@@ -96,13 +107,16 @@ class SqliteBackend:
         await self._write(self._writer.execute, "DELETE FROM cache_entries WHERE id = ?",
                           (entry_id,))
 
-    async def clear(self, *, scope: str | None = None, model: str | None = None) -> int:
-        return int(await self._write(self._clear, scope, model))
+    async def clear(self, *, scope: str | None = None, model: str | None = None,
+                    tag: str | None = None) -> int:
+        return int(await self._write(self._clear, scope, model, tag))
 
-    def _clear(self, scope: str | None, model: str | None) -> int:
+    def _clear(self, scope: str | None, model: str | None, tag: str | None = None) -> int:
+        marked = None if tag is None else _SEP + tag + _SEP
         cursor = self._writer.execute(
-            "DELETE FROM cache_entries WHERE (? IS NULL OR scope = ?) AND (? IS NULL OR model = ?)",
-            (scope, scope, model, model),
+            "DELETE FROM cache_entries WHERE (? IS NULL OR scope = ?) AND (? IS NULL OR model = ?)"
+            " AND (? IS NULL OR instr(tags, ?) > 0)",
+            (scope, scope, model, model, marked, marked),
         )
         return cursor.rowcount
 
