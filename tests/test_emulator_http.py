@@ -162,6 +162,10 @@ def test_openai_prompts_under_1024_tokens_never_cache(oai: Any) -> None:
         usage = oai.chat.completions.create(model="gpt-4o", messages=messages).usage
         assert usage.prompt_tokens == 900
         assert usage.prompt_tokens_details.cached_tokens == 0
+    longer = [{"role": "user", "content": words(1093)}]  # 1100 tokens: cached when repeated
+    for _ in range(2):
+        usage = oai.chat.completions.create(model="gpt-4o", messages=longer).usage
+    assert usage.prompt_tokens_details.cached_tokens == 1024
 
 
 def test_openai_cache_hits_the_shared_prefix_only(oai: Any) -> None:
@@ -481,6 +485,12 @@ def test_anthropic_prefixes_below_the_model_minimum_are_not_cached(
         ).usage
         assert (usage.cache_creation_input_tokens, usage.cache_read_input_tokens) == (0, 0)
         assert usage.input_tokens == 1512
+    # The same prompt is long enough for a model whose minimum is 1024 tokens.
+    usage = claude.messages.create(
+        model=CLAUDE, max_tokens=64, system=cached_system(1500),
+        messages=[{"role": "user", "content": "hi"}],
+    ).usage
+    assert usage.cache_creation_input_tokens == 1504
 
 
 def test_anthropic_more_than_four_breakpoints_is_400(claude: Any) -> None:
