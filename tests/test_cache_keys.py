@@ -202,3 +202,18 @@ def test_no_semantic_query_without_a_final_text_question() -> None:
         {"type": "text", "text": "What is this?"},
         {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}]}]}
     assert semantic_query(oc.parse_request(image), "key:k1") is None
+
+
+def test_strict_tools_are_part_of_the_key() -> None:
+    from tokenthrift.wire import openai_chat
+
+    def parse(strict: bool) -> ChatRequest:
+        tool = {"type": "function", "function": {
+            "name": "lookup", "parameters": {"type": "object", "properties": {}},
+            **({"strict": True} if strict else {})}}
+        return openai_chat.parse_request({
+            "model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}],
+            "tools": [tool]})
+
+    assert exact_key(parse(False), "global") == exact_key(parse(False), "global")  # control
+    assert exact_key(parse(True), "global") != exact_key(parse(False), "global")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
@@ -22,15 +23,15 @@ def test_rows_land_in_postgres_and_match_headers(
                 model="gpt-4o-mini", messages=[{"role": "user", "content": f"hi from {team}"}],
                 extra_headers={"x-tokenthrift-team": team})
             ids.append((response.headers["x-tokenthrift-request-id"],
-                        float(response.headers["x-tokenthrift-cost-usd"])))
+                        Decimal(response.headers["x-tokenthrift-cost-usd"])))
         gw.gateway.writer.flush()
 
     with psycopg.connect(postgres_url) as conn:
-        query = sql.SQL("SELECT request_id, team, cost_usd FROM {}.ledger").format(
+        query = sql.SQL("SELECT request_id, team, cost_pusd FROM {}.ledger").format(
             sql.Identifier(postgres_schema))
         rows = {r[0]: (r[1], r[2]) for r in conn.execute(query)}
     assert len(rows) == 3
     for request_id, header_cost in ids:
         _team, ledger_cost = rows[request_id]
-        assert abs(ledger_cost - header_cost) < 1e-12
+        assert Decimal(ledger_cost).scaleb(-12) == header_cost  # integer pico-USD, exactly
     assert sorted(team for team, _ in rows.values()) == ["search", "search", "support"]

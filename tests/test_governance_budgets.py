@@ -239,16 +239,19 @@ def test_budget_requests_are_validated(gw: RunningGateway) -> None:
     assert status == 200 and call(gw.url + "/admin/budgets/team/x", "DELETE")[0] == 404
 
 
-def test_an_unpriced_request_is_charged_the_cap(gw: RunningGateway) -> None:
-    lever: Any = gw.gateway.lever("governance")
-    assert lever.settings.reserve_cap_usd == Decimal("0.10")
-    set_budget(gw.url, scope="team", id="search", usd=1.5, period="day")
-    assert _ask(gw)[0] == 200  # positive control: a priced model is charged its cost
-    priced = _budget(gw)["spent"]
-    assert 0 < priced < 0.1
-    status, _, headers = _ask(gw, model="house-model-without-a-price")
-    assert status == 200 and headers["x-tokenthrift-cost-usd"] == "unknown"
-    assert _budget(gw)["spent"] == pytest.approx(priced + 0.1)
+def test_an_unpriced_request_is_charged_the_cap(tmp_path: Path) -> None:
+    config = governed_config(tmp_path, providers={
+        "emu": {"type": "emulator", "emulator": {"accept_any_model": True}}})
+    with running_gateway(config) as gw:
+        lever: Any = gw.gateway.lever("governance")
+        assert lever.settings.reserve_cap_usd == Decimal("0.10")
+        set_budget(gw.url, scope="team", id="search", usd=1.5, period="day")
+        assert _ask(gw)[0] == 200  # positive control: a priced model is charged its cost
+        priced = _budget(gw)["spent"]
+        assert 0 < priced < 0.1
+        status, _, headers = _ask(gw, model="house-model-without-a-price")
+        assert status == 200 and headers["x-tokenthrift-cost-usd"] == "unknown"
+        assert _budget(gw)["spent"] == pytest.approx(priced + 0.1)
 
 
 def test_a_budget_made_on_one_replica_reaches_an_idle_other_within_refresh_s(

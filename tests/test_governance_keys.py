@@ -90,7 +90,7 @@ def test_requests_are_attributed_to_the_key_owner_not_to_headers(gw: RunningGate
     assert (row.key_id, row.team, row.customer) == (created["id"], "search", "acme")
     assert (row.user, row.tags) == ("bob", ["nightly"])  # the key leaves these to headers
     listed = call(gw.url + "/admin/keys")[1]
-    assert listed["data"][0]["spend"] == pytest.approx(row.cost_usd)
+    assert listed["data"][0]["spend"] == pytest.approx(float(row.cost_usd))
 
 
 def test_once_a_key_exists_requests_without_a_valid_key_get_401(gw: RunningGateway) -> None:

@@ -19,6 +19,7 @@ import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -174,12 +175,12 @@ def test_race_across_two_gateway_processes(tmp_path: Path, postgres_url: str,
         for process in replicas:
             process.wait(timeout=20)
     with psycopg.connect(postgres_url) as conn:
-        query = sql.SQL("SELECT status, COUNT(*), COALESCE(SUM(cost_usd), 0) FROM {}.ledger "
+        query = sql.SQL("SELECT status, COUNT(*), COALESCE(SUM(cost_pusd), 0) FROM {}.ledger "
                         "WHERE team = 'race' GROUP BY status").format(
                             sql.Identifier(postgres_schema))
         rows = {status: (count, total) for status, count, total in conn.execute(query)}
     assert rows[200][0] == AFFORDABLE and rows[429][0] == REQUESTS - AFFORDABLE
-    assert rows[200][1] <= float(BUDGET) + 1e-9
+    assert Decimal(rows[200][1]).scaleb(-12) <= Decimal(str(BUDGET))  # integer pico-USD
 
 
 # -- a replica that dies holding reservations ------------------------------------------

@@ -32,10 +32,10 @@ _SHAPED = (
     # keys, whole or masked.
     re.compile(rf"\bsk-(?:[A-Za-z0-9_\-]|{_MASK})+"),
     # "Bearer <token>", "api key: <token>", "x-api-key=<token>", "api_key=<token>"; not
-    # "key_<hex>" (the gateway's own non-secret key ids).
+    # "key_<hex>" nor "key 'vk_<hex>'" (the gateway's own non-secret key ids).
     re.compile(
         rf"(?i)((?<![a-z0-9])(?:bearer|key|token)\b[\"']?\s*[:=]?\s*[\"']?)"
-        rf"(?:[A-Za-z0-9_\-+/=.]|{_MASK}){{16,}}"
+        rf"(?!vk_[0-9a-f]{{16}}\b)(?:[A-Za-z0-9_\-+/=.]|{_MASK}){{16,}}"
     ),
 )
 

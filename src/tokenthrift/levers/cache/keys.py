@@ -24,17 +24,15 @@ from typing import Any
 
 import orjson
 
-from ...types import Attribution, ChatRequest, ContentPart, Message, TextPart
-from ...wire._fields import WIRE_NOTES
+from ...types import Attribution, ChatRequest, ContentPart, Message, TextPart, WireNotes
 from .settings import Scope
 
 # Bump when the canonical form changes: old entries then simply stop matching.
-KEY_VERSION = 1
+KEY_VERSION = 2
 ANONYMOUS = "anonymous"
 # Wire-specific parameters (kept in ChatRequest.extra) that do not change the answer.
 _EXTRA_IGNORED = frozenset({"stream_options", "service_tier", "store", "user",
                             "prompt_cache_retention"})
-_NOTES_IGNORED = frozenset({"max_tokens_field"})  # which field name carried max_tokens
 _DEFAULT_FORMAT = {"type": "text"}
 
 
@@ -129,19 +127,17 @@ def _params(request: ChatRequest) -> list[Any]:
         None if response_format == _DEFAULT_FORMAT else response_format,
         request.reasoning_effort,
         request.thinking_budget,
-        _extra(request.extra),
+        _extra(request.extra, request.wire_notes),
     ]
 
 
-def _extra(extra: dict[str, Any]) -> dict[str, Any] | None:
-    if not extra:
-        return None
+def _extra(extra: dict[str, Any], notes: WireNotes) -> dict[str, Any] | None:
+    """Wire-specific parameters and the gateway's notes that can change the answer
+    (strict tools, server tools): part of the key, so such requests never share one."""
     kept = {k: v for k, v in extra.items() if k not in _EXTRA_IGNORED}
-    notes = kept.pop(WIRE_NOTES, None)
-    if isinstance(notes, dict):
-        notes = {k: v for k, v in notes.items() if k not in _NOTES_IGNORED}
-        if notes:
-            kept[WIRE_NOTES] = notes
+    affecting = notes.affecting_answer()
+    if affecting:
+        kept["_notes"] = affecting
     return kept or None
 
 

@@ -31,6 +31,8 @@ from ...accounting.genai_source import find_model
 from ...accounting.price import ModelPrice
 from ...accounting.settlement import Accountant
 from ...config import GatewayConfig
+from ...errors import GatewayError
+from ...routes import Candidate, route_candidates
 from ...tokens import count_chat
 from ...types import ChatRequest, ImagePart
 from .budgets import to_nano
@@ -72,13 +74,19 @@ class CostEstimator:
         worst = Decimal(0)
         tokens = 0
         # The candidates as asked (before routing may pick a cheaper one).
-        for candidate in exchange.candidates:
+        for candidate in exchange.candidates or self._candidates(exchange.requested_model):
             model = candidate.upstream_model
             hint = self._accountant.provider_hint(model, None, candidate.provider_name)
             prompt = self._input_tokens(request, model)
             tokens = max(tokens, prompt + out)
             worst = max(worst, self._cost(model, hint, prompt, out if request.max_tokens else None))
         return WorstCase(tokens, to_nano(worst))
+
+    def _candidates(self, model: str) -> list[Candidate]:
+        try:
+            return route_candidates(self._config, model)
+        except GatewayError:
+            return []  # an unknown model: refused at dispatch, reserves nothing
 
     def _cost(self, model: str, hint: str | None, prompt: int, out: int | None) -> Decimal:
         price = self._accountant.calculator.catalog.price_for(model, hint)

@@ -32,6 +32,7 @@ from ...ledger import migrations
 from ...ledger.base import LedgerUnavailable
 from ...ledger.dialect import Database
 from ...ledger.location import sqlite_path
+from ...ledger.money import from_sums, sum_sql, to_pico
 from .budgets import Budget
 from .keys import KeySpec, VirtualKey, display_prefix, hash_key, new_key, new_key_id
 from .periods import Window
@@ -279,35 +280,37 @@ class GovernanceStore:
     def spent(self, budget: Budget, window: Window, unpriced_usd: Decimal) -> Decimal:
         """What the ledger holds for ``budget`` in ``window``.
 
-        A row with an unknown price (``cost_usd`` NULL) counts ``unpriced_usd``, the same
+        A row with an unknown price (``cost_pusd`` NULL) counts ``unpriced_usd``, the same
         amount the counters charge for it, so a restart re-seeds what was counted."""
         p = self._p
+        # An integer from the settings, inlined: the sums repeat their expression.
+        whole, rest = sum_sql(f"COALESCE(l.cost_pusd, {int(to_pico(unpriced_usd))})")
         if budget.scope == "tag":
-            sql = ("SELECT COALESCE(SUM(COALESCE(l.cost_usd, {p})), 0) FROM ledger l "
+            sql = (f"SELECT {whole}, {rest} FROM ledger l "
                    "JOIN ledger_tags t ON t.request_id = l.request_id "
                    "WHERE t.tag = {p} AND l.ts >= {p}")
         else:
             column = _LEDGER_COLUMN[budget.scope]
-            sql = ("SELECT COALESCE(SUM(COALESCE(l.cost_usd, {p})), 0) FROM ledger l "
+            sql = (f"SELECT {whole}, {rest} FROM ledger l "
                    f"WHERE l.{column} = {{p}} AND l.ts >= {{p}}")
-        params: list[Any] = [float(unpriced_usd), budget.subject, window.start]
+        params: list[Any] = [budget.subject, window.start]
         if window.end is not None:
             sql += " AND l.ts < {p}"
             params.append(window.end)
-        (row,) = self.db.execute(sql.format(p=p), params)
-        # The ledger keeps 10 decimals; summing doubles adds noise below that.
-        return Decimal(repr(float(row[0]))).quantize(_TEN_PLACES)
+        (row,) = self.db.execute(sql.replace("{p}", p), params)
+        return from_sums(row[0], row[1])
 
     @_guarded
     def spend_by_key(self, key_ids: Sequence[str]) -> dict[str, Decimal]:
         totals: dict[str, Decimal] = {}
         for start in range(0, len(key_ids), 500):
             part = list(key_ids[start : start + 500])
+            whole, rest = sum_sql("cost_pusd")
             rows = self.db.execute(
-                "SELECT key_id, COALESCE(SUM(cost_usd), 0) FROM ledger "
+                f"SELECT key_id, {whole}, {rest} FROM ledger "
                 f"WHERE key_id IN ({self.db.dialect.params(len(part))}) GROUP BY key_id", part)
-            for key_id, total in rows:
-                totals[key_id] = Decimal(repr(float(total))).quantize(_TEN_PLACES)
+            for key_id, total_whole, total_rest in rows:
+                totals[key_id] = from_sums(total_whole, total_rest)
         return totals
 
     # -- soft-limit alerts --------------------------------------------------------------
