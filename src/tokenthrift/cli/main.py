@@ -11,6 +11,7 @@ from .demo_cmd import demo
 from .emulator_cmd import emulator
 from .keys_cmd import keys
 from .report_cmd import report
+from .router_cmd import router
 from .serve_cmd import serve
 
 
@@ -22,3 +23,4 @@ def cli() -> None:
 
 for command in (serve, config, emulator, demo, report, cache, keys, budgets):
     cli.add_command(command)
+cli.add_command(router)
