@@ -37,7 +37,29 @@ def clear_backend(config: GatewayConfig, *, scope: str | None, model: str | None
         finally:
             await backend.aclose()
 
-    return asyncio.run(run())
+    removed = asyncio.run(run())
+    if settings.backend == "redis" and settings.redis_url and tag is None and (
+            scope is not None or model is None):
+        _clear_shared_index(settings.redis_url, settings.redis_prefix, scope, model)
+    return removed
+
+
+def _clear_shared_index(url: str, prefix: str, scope: str | None, model: str | None) -> None:
+    """Running replicas drop the index entries of what was cleared (as the admin API
+    does); a model-only or tag clear leaves them to be dropped on their next match."""
+    import redis
+
+    from .keys import partition_prefix
+    from .semantic.shared import publish_clear
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        publish_clear(client, prefix, "" if scope is None else partition_prefix(scope, model))
+    except redis.RedisError as error:
+        raise ClearError(f"answers cleared, but the semantic index was not told: {error}"
+                         ) from None
+    finally:
+        client.close()
 
 
 def clear_through_gateway(url: str, *, scope: str | None, model: str | None,

@@ -53,6 +53,13 @@ def load_matcher(settings: CacheSettings) -> SemanticMatcher:
         matcher: SemanticMatcher = factory(settings.matcher, settings.data_dir)
     except ValueError as exc:  # e.g. no shipped calibration for this embedder
         raise ConfigError(str(exc)) from None
+    if settings.backend == "redis" and settings.redis_url:
+        # Payloads are shared by every replica: share the index that points at them too.
+        from .semantic.matcher import LocalMatcher
+        from .semantic.shared import SharedIndex
+
+        if isinstance(matcher, LocalMatcher):
+            return SharedIndex(matcher, settings.redis_url, settings.redis_prefix)
     return matcher
 
 

@@ -89,6 +89,10 @@ class LocalMatcher:
     def prepare(self, text: str) -> Decimal | None:
         return self._embed(text)[1]
 
+    def embedding(self, text: str) -> np.ndarray:
+        """The vector ``add`` stores for ``text`` (a recent lookup's, when there is one)."""
+        return self._embed(text)[0]
+
     def add(self, partition: str, text: str, entry_id: str, expires_at: float | None) -> None:
         vector, _ = self._embed(text)
         self.add_embedded(partition, text, entry_id, expires_at, vector)
