@@ -110,8 +110,8 @@ def test_flush_makes_everything_submitted_so_far_readable(
 def test_flush_covers_what_other_threads_submitted_before_it(
     sqlite_ledger: Ledger, make_record: MakeRecord, tmp_path: Path
 ) -> None:
-    writer = LedgerWriter(sqlite_ledger, flush_interval=3600, max_batch=64, min_queue=64,
-                          max_queue=64, data_dir=tmp_path)  # fmt: skip
+    writer = LedgerWriter(sqlite_ledger, flush_interval=3600, max_batch=64, min_queue=64, max_queue=64,
+                          data_dir=tmp_path)  # fmt: skip
     submitted = [0]
 
     def produce() -> None:
@@ -159,21 +159,21 @@ def test_submit_after_close_is_an_error(sqlite_ledger: Ledger, make_record: Make
         writer.submit(make_record())
 
 
-def test_records_wait_in_memory_while_the_store_is_down_and_land_when_it_is_back(
+def test_records_are_spilled_while_the_store_is_down_and_land_when_it_is_back(
     flaky: FlakyLedger, make_record: MakeRecord, tmp_path: Path
 ) -> None:
-    writer = LedgerWriter(flaky, flush_interval=0.01, spill_after=3600, data_dir=tmp_path)
+    writer = LedgerWriter(flaky, flush_interval=0.01, data_dir=tmp_path)
     try:
         flaky.down = True
         for _ in range(50):
             writer.submit(make_record())
         wait_until(lambda: writer.failures >= 2, "the writer has retried")
-        assert (writer.written, writer.spilled, count(flaky.inner)) == (0, 0, 0)
-        wait_until(lambda: writer.pending == 50, "pending counts the waiting records")
+        # durable on disk within about a flush interval, not held in memory
+        wait_until(lambda: writer.health()["spilled"] == 50, "the records are spilled")
+        assert (writer.written, count(flaky.inner), writer.pending) == (0, 0, 50)
         flaky.down = False
-        wait_until(lambda: writer.written == 50, "the records are written")
-        assert count(flaky.inner) == 50
-        assert writer.pending == 0 and writer.spilled == 0
+        wait_until(lambda: writer.pending == 0, "the records are written")
+        assert count(flaky.inner) == 50 and writer.written == 50 and writer.spilled == 50
     finally:
         writer.close()
 
@@ -181,7 +181,7 @@ def test_records_wait_in_memory_while_the_store_is_down_and_land_when_it_is_back
 def test_flush_during_an_outage_spills_to_disk_and_the_spill_is_reingested_on_recovery(
     flaky: FlakyLedger, make_record: MakeRecord, tmp_path: Path
 ) -> None:
-    writer = LedgerWriter(flaky, flush_interval=0.01, spill_after=3600, data_dir=tmp_path)
+    writer = LedgerWriter(flaky, flush_interval=0.01, data_dir=tmp_path)
     try:
         flaky.down = True
         for _ in range(30):
@@ -202,8 +202,7 @@ def test_a_full_queue_spills_and_close_spills_the_rest_for_the_next_start(
     flaky: FlakyLedger, sqlite_ledger: Ledger, make_record: MakeRecord, tmp_path: Path
 ) -> None:
     flaky.down = True
-    writer = LedgerWriter(flaky, flush_interval=0.01, min_queue=10, max_queue=10,
-                          spill_after=3600, data_dir=tmp_path)  # fmt: skip
+    writer = LedgerWriter(flaky, flush_interval=3600, min_queue=10, max_queue=10, data_dir=tmp_path)
     records = [make_record() for _ in range(100)]
     for r in records:
         writer.submit(r)
@@ -254,8 +253,8 @@ def test_a_record_the_store_rejects_is_set_aside_and_the_rest_are_written(
 def test_a_poison_record_in_a_big_batch_is_bisected_out_in_few_writes(
     flaky: FlakyLedger, make_record: MakeRecord, tmp_path: Path
 ) -> None:
-    writer = LedgerWriter(flaky, flush_interval=3600, min_queue=1000, max_queue=1000,
-                          max_batch=1000, data_dir=tmp_path)  # fmt: skip
+    writer = LedgerWriter(flaky, flush_interval=3600, min_queue=1000, max_queue=1000, max_batch=1000,
+                          data_dir=tmp_path)  # fmt: skip
     try:
         for i in range(1000):
             writer.submit(make_record(request_id=f"poison-{i}" if i in (17, 700) else f"ok-{i}"))
@@ -339,13 +338,14 @@ def test_submit_blocks_when_the_queue_is_full_so_the_backlog_stays_bounded(
     producer = threading.Thread(target=produce)
     producer.start()
     try:
-        wait_until(lambda: gated.writing.is_set() and writer.queued == 8,
-                   "a batch is being written and the queue behind it is full")  # fmt: skip
-        wait_until(lambda: accepted[0] == writer.pending, "the last submit has returned")
-        # positive control: it accepted records up to the bound; then the producer waits
-        # and accepts not one more while the store is stuck
-        assert writer.backpressure_waits >= 1 and producer.is_alive()
-        assert accepted[0] == writer.pending <= 16
+        wait_until(
+            lambda: gated.writing.is_set() and writer.pending == 8 and writer.backpressure_waits,
+            "a batch is being written, the queue behind it filled and the producer waits",
+        )
+        # positive control: it accepted records up to the bound (batch + queue); then
+        # the producer waits and accepts not one more while the store is stuck
+        wait_until(lambda: accepted[0] == 8, "the last submit before the bound returned")
+        assert producer.is_alive() and writer.pending == 8
     finally:
         gated.gate.set()
         producer.join()
@@ -367,11 +367,11 @@ async def test_submit_async_waits_for_room_without_blocking_the_event_loop(
 
     tasks = [asyncio.create_task(handle_request()) for _ in range(40)]
     loop_turns = 0
-    while not (writer.backpressure_waits and gated.writing.is_set() and writer.queued == 8):
+    while not (writer.backpressure_waits and gated.writing.is_set() and writer.pending == 8):
         await asyncio.sleep(0.005)  # the loop is free: this coroutine keeps running
         loop_turns += 1
         assert loop_turns < 4000, "the bound was never reached"
-    assert done[0] == writer.pending <= 16
+    assert done[0] == writer.pending == 8
     gated.gate.set()
     await asyncio.gather(*tasks)
     writer.close()
@@ -401,8 +401,7 @@ def test_a_producer_that_waited_max_wait_goes_on_and_says_so(
 def test_health_is_not_ok_while_records_wait_for_a_failing_store(
     flaky: FlakyLedger, make_record: MakeRecord, tmp_path: Path
 ) -> None:
-    writer = LedgerWriter(flaky, flush_interval=0.01, spill_after=0.05, stuck_after=0.3,
-                          data_dir=tmp_path)  # fmt: skip
+    writer = LedgerWriter(flaky, flush_interval=0.01, stuck_after=0.3, data_dir=tmp_path)
     try:
         writer.submit(make_record())
         assert writer.flush(timeout=30)

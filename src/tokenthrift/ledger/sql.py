@@ -215,12 +215,20 @@ class SQLLedger:
         return len(new)
 
     def _insert(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-        """Multi-row INSERTs: one statement per chunk, not per row. With sqlite3 every
-        statement step releases and re-takes the GIL, which a busy event loop thread
-        holds for up to 5 ms each time: per-row steps made the writer fall behind."""
+        """Insert rows, skipping existing keys, in as few statements as the driver likes.
+
+        SQLite: multi-row INSERTs, one statement per chunk rather than per row. sqlite3
+        releases and re-takes the GIL at every statement step, and a busy event loop
+        thread holds it up to 5 ms each time: per-row steps made the writer fall behind.
+        PostgreSQL: ``executemany``, which psycopg pipelines (one round trip); a huge
+        multi-row statement measured 2-3x slower there."""
         if not rows:
             return
         one = f"({self._dialect.params(len(columns))})"
+        if self._dialect.name == "postgresql":
+            sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES {one} ON CONFLICT DO NOTHING"
+            self._db.executemany(sql, rows)
+            return
         per_chunk = max(1, _MAX_PARAMS // len(columns))
         head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
         for start in range(0, len(rows), per_chunk):

@@ -4,20 +4,22 @@
 the event loop and from any thread). The writer thread wakes every ``flush_interval``
 (or as soon as the queue is half full) and writes everything queued in one transaction.
 
-**Bounded backlog.** The queue holds at most ``capacity`` records: about what the
-writer commits in 40% of a flush interval, measured as it runs (between ``min_queue``
-and ``max_queue``). When it is full, ``submit`` blocks and ``await submit_async``
-waits (without blocking the event loop) until the writer has taken the queue. So at
-any load the records accepted but not yet committed are at most the queue plus the
-batch being written, i.e. no more than about one flush interval of the traffic the
-gateway can record; a SIGKILL loses at most that. Blocking is only reached at
-saturation: below it, the fast path is an ``append``.
+**Bounded backlog.** Records accepted but not yet committed (queued or being written)
+are at most ``capacity``: 80% of what the writer committed per flush interval over the
+last few intervals (at least ``min_queue``, at most ``max_queue``), and the oldest of
+them is younger than ``flush_interval``. Beyond either, ``submit`` blocks, and ``await
+submit_async`` waits without blocking the event loop, until the writer has committed.
+So at saturation the gateway serves at the rate the ledger records, and a SIGKILL loses
+at most about one flush interval of that traffic. The writer commits every ``0.8 *
+flush_interval`` (less the time a write takes) or when half the capacity waits, so
+below saturation nothing ever waits: the fast path is two length checks and an
+``append``.
 
 **Outages.** A write the store could not take for now (``LedgerUnavailable``, or any
 unexpected error) is retried with exponential backoff (capped at
 ``max_retry_delay``). While it fails, queued records go to
-``<data_dir>/pending-ledger.jsonl`` (appended and fsynced) when the queue is full,
-after ``spill_after`` seconds, or on ``flush``/``close``; that file is re-ingested at
+``<data_dir>/pending-ledger.jsonl`` (appended and fsynced) once the oldest is half a
+flush interval old, or on ``flush``/``close``; that file is re-ingested at
 start-up and as soon as the store is back. If the writer itself is stuck (a write
 hanging on a connect timeout), a producer waits at most ``max_wait`` for room, then
 the queue grows past its bound until the writer moves again (``overflows`` counts
@@ -31,8 +33,8 @@ they are counted (``quarantined``) and never hold back the records behind them.
 What a crash can lose (measured by ``benchmarks/ledger_kill_window.py``): SIGTERM or a
 normal exit nothing, as long as ``close()`` runs (the server calls it; an ``atexit``
 hook covers a normal exit); SIGKILL while the store is healthy, at most about one
-flush interval of traffic, at any load; SIGKILL while the store is down, at most the
-queue (it is spilled when full) and ``spill_after`` of traffic.
+flush interval of traffic, at any load, while the store is up or down (unless the
+writer is stuck past ``max_wait``, which ``health()`` reports).
 """
 
 from __future__ import annotations
@@ -55,10 +57,11 @@ log = logging.getLogger("tokenthrift.ledger")
 
 PENDING_FILE = "pending-ledger.jsonl"
 QUARANTINE_FILE = "quarantine-ledger.jsonl"
-# The queue bound aims at writing one full queue in this share of a flush interval:
-# the queue and the batch in flight then hold at most about one interval of traffic.
-_WRITE_SHARE = 0.4
-_FIRST_ROW_COST_S = 50e-6  # per-row write time assumed until one is measured
+# The writer commits when the oldest queued record is this share of a flush interval
+# old, so that a record's age at commit stays under the interval and submit never waits
+# below saturation; and the capacity is this share of a flush interval of throughput.
+_COMMIT_AT = 0.8
+_RATE_WINDOW = 4  # flush intervals over which the commit rate is measured
 
 
 class _Interrupted(Exception):
@@ -93,21 +96,20 @@ class LedgerWriter:
         ledger: LedgerSink,
         *,
         flush_interval: float = 0.05,
-        min_queue: int = 64,
-        max_queue: int = 8192,
+        min_queue: int = 128,
+        max_queue: int = 16384,
         max_batch: int = 2048,
-        spill_after: float = 1.0,
         max_retry_delay: float = 1.0,
         max_wait: float = 1.0,
         stuck_after: float | None = None,
         data_dir: str | Path = ".tokenthrift",
     ) -> None:
-        if flush_interval <= 0 or min_queue < 1 or max_queue < min_queue or max_batch < 1:
+        if flush_interval <= 0 or not 1 <= min_queue <= max_queue or max_batch < 1:
             raise ValueError("need flush_interval > 0, 1 <= min_queue <= max_queue, max_batch >= 1")
         self._ledger = ledger
         self._flush_interval = flush_interval
         self._min_queue, self._max_queue, self._max_batch = min_queue, max_queue, max_batch
-        self._spill_after = spill_after
+        self.capacity = min_queue
         self._max_retry_delay = max_retry_delay
         self._max_wait = max_wait
         self._stuck_after = max(1.0, 40 * flush_interval) if stuck_after is None else stuck_after
@@ -123,8 +125,8 @@ class LedgerWriter:
         # even from a signal handler that interrupted a submit). Only the writer thread
         # takes from the left.
         self._queue: deque[_Item] = deque()
-        self._row_cost_s = _FIRST_ROW_COST_S
-        self.capacity = self._capacity_for(self._row_cost_s)
+        # submit times (monotonic) of the oldest queued and the oldest in-flight record
+        self._queue_since = self._in_flight_since = 0.0
         self._wake = threading.Event()
         self._room = threading.Condition()
         self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
@@ -138,6 +140,7 @@ class LedgerWriter:
         self._retry_at = 0.0
         self._last_write_s = 0.0
         self._started = self._last_written_at = self._last_progress = time.monotonic()
+        self._rate_since, self._rate_rows = self._started, 0
 
         self._thread = threading.Thread(target=self._run, name="ledger-writer", daemon=True)
         self._thread.start()
@@ -154,7 +157,7 @@ class LedgerWriter:
         down before closing the writer."""
         if self._closing:
             raise RuntimeError("ledger writer is closed")
-        if len(self._queue) >= self.capacity and not self._overflowing:
+        if self._full():
             self._wait_for_room()
         self._append(record)
 
@@ -163,11 +166,13 @@ class LedgerWriter:
         (other requests go on) instead of the whole loop."""
         if self._closing:
             raise RuntimeError("ledger writer is closed")
-        if len(self._queue) >= self.capacity and not self._overflowing:
+        if self._full():
             await self._wait_for_room_async()
         self._append(record)
 
     def _append(self, record: LedgerRecord) -> None:
+        if not self._queue:
+            self._queue_since = time.monotonic()
         self._queue.append(record)
         if len(self._queue) * 2 >= self.capacity and not self._wake.is_set():
             self._wake.set()
@@ -201,7 +206,16 @@ class LedgerWriter:
                 await asyncio.wait_for(future, min(left, self._flush_interval))
 
     def _full(self) -> bool:
-        return len(self._queue) >= self.capacity and not self._overflowing and not self._closing
+        """No room: ``capacity`` records wait to be committed, or the oldest is a flush
+        interval old."""
+        waiting = len(self._queue) + self._in_flight
+        if not waiting or self._overflowing or self._closing:
+            return False
+        return waiting >= self.capacity or self._oldest_age() >= self._flush_interval
+
+    def _oldest_age(self) -> float:
+        since = self._in_flight_since if self._in_flight else self._queue_since
+        return time.monotonic() - since
 
     def _overflow(self) -> None:
         if not self._overflowing:
@@ -292,10 +306,14 @@ class LedgerWriter:
 
     def _run(self) -> None:
         while True:
-            backlog = len(self._queue) * 2 >= self.capacity and self._failing_since is None
-            if not backlog:  # with a backlog, write again at once
-                # Wait so that a record's age at commit stays within one interval.
-                self._wake.wait(max(0.001, self._flush_interval - self._last_write_s))
+            if self._failing_since is not None or not self._queue:
+                self._wake.wait(self._flush_interval * _COMMIT_AT)
+            else:
+                # Commit before the oldest queued record is a flush interval old.
+                due = self._flush_interval * _COMMIT_AT - self._last_write_s
+                left = due - (time.monotonic() - self._queue_since)
+                if left > 0 and len(self._queue) * 2 < self.capacity:
+                    self._wake.wait(left)
             self._wake.clear()
             closing = self._closing
             try:
@@ -325,7 +343,7 @@ class LedgerWriter:
             closing
             or self._flush_waiters
             or len(self._queue) >= self.capacity
-            or now - self._failing_since >= self._spill_after
+            or now - self._queue_since >= self._flush_interval / 2
         )
 
     def _take(self, max_records: int | None) -> list[_Item]:
@@ -341,9 +359,9 @@ class LedgerWriter:
             items.append(item)
             if isinstance(item, LedgerRecord):
                 records += 1
-        self._in_flight = records
         if items:
-            self._room_made()
+            self._in_flight_since, self._queue_since = self._queue_since, time.monotonic()
+        self._in_flight = records
         return items
 
     def _settle(self, items: list[_Item], durable: int, *, spilled: int = 0) -> None:
@@ -357,9 +375,12 @@ class LedgerWriter:
                     cut = i
                     break
                 seen += 1
+        if cut < len(items):  # back in front: as old as the batch was
+            self._queue_since = self._in_flight_since
         self._queue.extendleft(reversed(items[cut:]))
         self._on_disk += spilled
         self._in_flight = 0
+        self._room_made()
         for item in items[:cut]:
             if isinstance(item, _FlushMark):
                 item.done.set()
@@ -455,13 +476,12 @@ class LedgerWriter:
         self.written += rows
         self._last_written_at = self._last_progress = time.monotonic()
         self._last_write_s = seconds
-        if rows >= 32:  # small batches are mostly fixed cost: they say little per row
-            self._row_cost_s = 0.7 * self._row_cost_s + 0.3 * (seconds / rows)
-            self.capacity = self._capacity_for(self._row_cost_s)
-
-    def _capacity_for(self, row_cost_s: float) -> int:
-        rows = int(self._flush_interval * _WRITE_SHARE / row_cost_s)
-        return max(self._min_queue, min(self._max_queue, rows))
+        self._rate_rows += rows
+        elapsed = self._last_written_at - self._rate_since
+        if elapsed >= _RATE_WINDOW * self._flush_interval:
+            per_interval = self._rate_rows / elapsed * self._flush_interval
+            self.capacity = max(self._min_queue, min(self._max_queue, int(per_interval * 0.8)))
+            self._rate_since, self._rate_rows = self._last_written_at, 0
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
