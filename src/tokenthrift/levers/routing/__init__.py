@@ -7,3 +7,25 @@
 
 See ``docs/routing.md``.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..base import Lever
+    from ..context import LeverContext
+
+
+def build(context: LeverContext) -> Lever | None:
+    """The routing lever, or None when the config has no ``routing`` policies."""
+    from .lever import build_lever
+    from .settings import RoutingSettings
+
+    settings = RoutingSettings.from_config(context.config)
+    if not settings.enabled or not (settings.policies or settings.apply_to):
+        return None
+    return build_lever(settings, context.config)
+
+
+__all__ = ["build"]

@@ -70,8 +70,10 @@ def calibrate(p_ok: np.ndarray, strong: np.ndarray, weak: np.ndarray) -> list[tu
         m = int(np.searchsorted(worst_loss, (1.0 - target) * total + 1e-9, side="right"))
         if m == 0:
             threshold = float(np.nextafter(ranked[0], np.inf))
-        elif m == len(ranked) or ranked[m - 1] > ranked[m]:
-            threshold = float(ranked[m - 1]) if m == len(ranked) else float((ranked[m - 1] + ranked[m]) / 2)
+        elif m == len(ranked):
+            threshold = 0.0  # the weak model alone meets the target: every prompt goes weak
+        elif ranked[m - 1] > ranked[m]:
+            threshold = float((ranked[m - 1] + ranked[m]) / 2)
         else:  # a tie straddles the budget: leave the whole tie on the strong side
             threshold = float(np.nextafter(ranked[m - 1], np.inf))
         table.append((target, threshold))
