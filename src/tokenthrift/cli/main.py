@@ -10,6 +10,7 @@ from .config_cmd import config
 from .demo_cmd import demo
 from .emulator_cmd import emulator
 from .keys_cmd import keys
+from .prices_cmd import prices
 from .report_cmd import report
 from .router_cmd import router
 from .serve_cmd import serve
@@ -24,3 +25,4 @@ def cli() -> None:
 for command in (serve, config, emulator, demo, report, cache, keys, budgets):
     cli.add_command(command)
 cli.add_command(router)
+cli.add_command(prices)

@@ -13,6 +13,7 @@ from uvicorn.config import STARTUP_FAILURE
 from ..config import ConfigError, GatewayConfig, load_config
 from ..server.factory import APP_FACTORY, CONFIG_ENV, LOG_FORMAT, LOG_LEVEL_ENV, build_app
 from ..server.runner import DEFAULT_PORT, uvicorn_config
+from .prices_cmd import unpriced_warnings
 
 
 @click.command()
@@ -32,6 +33,8 @@ def serve(config_path: str | None, host: str, port: int, workers: int, log_level
     logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT)
     try:  # every config mistake ends here: a message on stderr, exit 1, no traceback
         config = load_config(config_path)
+        for warning in unpriced_warnings(config):
+            click.echo(warning, err=True)
         if workers > 1:
             check_levers(config)
             refuse_unshared_limits(config, workers)
