@@ -10,6 +10,7 @@ from .config_cmd import config
 from .demo_cmd import demo
 from .emulator_cmd import emulator
 from .keys_cmd import keys
+from .plan_cmd import plan_group
 from .prices_cmd import prices
 from .report_cmd import report
 from .router_cmd import router
@@ -25,4 +26,5 @@ def cli() -> None:
 for command in (serve, config, emulator, demo, report, cache, keys, budgets):
     cli.add_command(command)
 cli.add_command(router)
+cli.add_command(plan_group)
 cli.add_command(prices)
