@@ -11,16 +11,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from . import registry
 from .accounting.catalog import PriceCatalog
 from .accounting.settlement import Accountant
 from .config import GatewayConfig
 from .ledger import open_ledger
 from .ledger.base import Ledger
 from .ledger.writer import LedgerWriter
-from . import registry
 from .levers.base import Lever
 from .levers.context import LeverContext
+from .observability import build_observers
 from .pipeline import Gateway
+from .pipeline.gateway import Observer
 from .providers.registry import DEFAULT_BASE_URLS, ProviderSet, network_transport
 from .providers.transport import Transport
 
@@ -78,9 +80,12 @@ def open_ledger_for(config: GatewayConfig) -> Ledger:
 def build_gateway(config: GatewayConfig | None = None, *, emulator: object | None = None,
                   levers: Sequence[Lever] | None = None,
                   transports: Mapping[str, Transport] | None = None,
-                  ledger: Ledger | None = None) -> Gateway:
+                  ledger: Ledger | None = None,
+                  observers: Sequence[Observer] | None = None) -> Gateway:
     """A gateway for ``config`` (the embedded default when None), with any part injected."""
     config = config or GatewayConfig.embedded_default()
+    if observers is None:
+        observers = build_observers(config)  # before opening anything: may raise ConfigError
     accountant = build_accountant(config)
     ledger = ledger or open_ledger_for(config)
     try:
@@ -95,7 +100,7 @@ def build_gateway(config: GatewayConfig | None = None, *, emulator: object | Non
                           flush_interval=config.storage.ledger_flush_interval_s)
     providers = ProviderSet(config, transports, emulator=emulator)
     return Gateway(config, levers=levers, providers=providers, accountant=accountant,
-                   ledger=ledger, writer=writer)
+                   ledger=ledger, writer=writer, observers=observers)
 
 
 def _close_quietly(levers: list[Lever]) -> None:

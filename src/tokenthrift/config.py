@@ -20,6 +20,7 @@ storage: {ledger: "sqlite:///.tokenthrift/ledger.db", prompts: hash, redis: "red
 master_key: ${TOKENTHRIFT_MASTER_KEY}   # admin API (/admin/*); default: that env var
 cache: {...}                  # response caching, see levers.cache
 governance: {...}             # virtual keys, budgets, rate limits, see levers.governance
+observability: {...}          # /metrics, /ui, OpenTelemetry, see docs/observability.md
 pricing:                      # overrides of the price catalog (see accounting.catalog)
   my-llama: {gpu_hour_usd: 2.0, tokens_per_second: 2500}
 ```
@@ -67,7 +68,8 @@ DEFAULT_DATA_DIR = ".tokenthrift"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Top-level keys besides the lever sections (``registry.sections()``).
 _CORE_KEYS = ("providers", "models", "retry", "storage", "pricing", "timeout_s",
-              "deadline_s", "connect_timeout_s", "max_body_bytes", "data_dir", "master_key")
+              "deadline_s", "connect_timeout_s", "max_body_bytes", "data_dir", "master_key",
+              "observability")
 _PROVIDER_KEYS = ("type", "base_url", "api_key", "headers", "emulator")
 _LEDGER_SCHEMES = ("sqlite", "postgres", "postgresql")
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
@@ -154,6 +156,9 @@ class GatewayConfig:
     master_key: str | None = None
     # Raw settings of each lever (``cache``, ``governance``…), parsed by the lever itself.
     levers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Raw ``observability`` section (metrics, /ui, OpenTelemetry), parsed by
+    # ``tokenthrift.observability.settings``.
+    observability: dict[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:  # never print secrets
         return f"GatewayConfig(models={[m.name for m in self.models]!r}, storage={self.storage!r})"
@@ -239,6 +244,7 @@ def parse_config(raw: dict[str, Any]) -> GatewayConfig:
         data_dir=data_dir,
         master_key=_env_text(section, "master_key"),
         levers=_lever_sections(top),
+        observability=mapping(top.get("observability"), "observability"),
     )
 
 

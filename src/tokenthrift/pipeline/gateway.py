@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 from ..accounting.settlement import Accountant, Settlement
 from ..config import GatewayConfig
@@ -42,7 +43,18 @@ from .dispatch import Dispatcher
 from .replay import aiter_events as _aiter
 from .replay import response_events
 
+if TYPE_CHECKING:
+    from ..ledger.record import LedgerRecord
+
 log = logging.getLogger("tokenthrift.pipeline")
+
+
+class Observer(Protocol):
+    """Sees every finished request after its ledger row is submitted (metrics, traces).
+
+    Called on the event loop for every request: it must be cheap and must not block."""
+
+    def record(self, exchange: Exchange, settlement: Settlement, record: LedgerRecord) -> None: ...
 
 
 @dataclass(slots=True)
@@ -128,8 +140,10 @@ async def _close(iterator: AsyncIterator[StreamEvent]) -> None:
 
 class Gateway:
     def __init__(self, config: GatewayConfig, *, levers: Sequence[Lever], providers: ProviderSet,
-                 accountant: Accountant, ledger: Ledger, writer: LedgerWriter) -> None:
+                 accountant: Accountant, ledger: Ledger, writer: LedgerWriter,
+                 observers: Sequence[Observer] = ()) -> None:
         self.config = config
+        self.observers: tuple[Observer, ...] = tuple(observers)
         self.levers: tuple[Lever, ...] = tuple(levers)
         self.providers = providers
         self.accountant = accountant
@@ -387,7 +401,14 @@ class Gateway:
                 log.exception("lever %s failed to observe %s", lever.name, exchange.request_id)
         settlement = self.accountant.settle(exchange, self.levers)
         # The ledger row first: a cancellation while levers settle must not lose it.
-        self.writer.submit(self.accountant.record(exchange, settlement))
+        record = self.accountant.record(exchange, settlement)
+        self.writer.submit(record)
+        for observer in self.observers:
+            try:
+                observer.record(exchange, settlement, record)
+            except Exception:  # metrics must never fail a request
+                log.exception("observer %s failed on %s", type(observer).__name__,
+                              exchange.request_id)
         for lever in self._hooks["settle"]:
             await lever.settle(exchange, settlement)
         return settlement
@@ -406,4 +427,4 @@ class Gateway:
 def _endpoint(wire_format: WireFormat) -> str:
     return "messages" if wire_format == "anthropic" else "chat.completions"
 
-__all__ = ["Completion", "CompletionStream", "Gateway"]
+__all__ = ["Completion", "CompletionStream", "Gateway", "Observer"]

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..errors import GatewayError, InvalidRequest
+from ..observability.http import metrics_routes
 from ..pipeline import Gateway
 from ..types import EmbeddingRequest, WireFormat
 from ..wire import anthropic_messages
@@ -154,6 +155,7 @@ def create_app(gateway: Gateway) -> Starlette:
         Route("/v1/embeddings", embeddings, methods=["POST"]),
         Route("/embeddings", embeddings, methods=["POST"]),
         *admin_routes(gateway),
+        *metrics_routes(gateway),
     ]
     app = Starlette(
         routes=routes,
