@@ -32,7 +32,6 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from types import FrameType
 
@@ -55,7 +54,15 @@ def open_at(db: str) -> object:
     return open_ledger(db)
 
 
-def child(db: str, data_dir: str, rate: float, flush_interval: float) -> None:
+def busy(microseconds: float) -> None:
+    """Pure-Python work holding the GIL, like a gateway's event loop serving a request:
+    the writer thread then competes for the GIL as it does in the server."""
+    end = time.perf_counter() + microseconds / 1e6
+    while time.perf_counter() < end:
+        pass
+
+
+def child(db: str, data_dir: str, rate: float, flush_interval: float, work_us: float) -> None:
     """Submit records at ``rate`` per second (0: as fast as possible) until killed."""
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     ledger = open_at(db)
@@ -71,6 +78,8 @@ def child(db: str, data_dir: str, rate: float, flush_interval: float) -> None:
     submitted = 0
     due = time.monotonic()
     while True:
+        if work_us:
+            busy(work_us)
         writer.submit(
             LedgerRecord(
                 request_id=uuid.uuid4().hex,
@@ -83,10 +92,12 @@ def child(db: str, data_dir: str, rate: float, flush_interval: float) -> None:
                 endpoint="chat.completions",
                 input_tokens=900,
                 output_tokens=120,
-                cost_usd=Decimal("0.000207"),
-                baseline_cost_usd=Decimal("0.00345"),
-                saved_usd=Decimal("0.003243"),
-                savings={"routing": Decimal("0.003243")},
+                # floats, which the record takes exactly by their repr: the same script
+                # then also runs against releases before money was Decimal
+                cost_usd=0.000207,
+                baseline_cost_usd=0.00345,
+                saved_usd=0.003243,
+                savings={"routing": 0.003243},
             )
         )
         submitted += 1
@@ -114,11 +125,14 @@ class Run:
         return self.printed / self.after_s
 
 
-def one_run(sig: signal.Signals, rate: float, flush_interval: float, backend: str) -> Run:
+def one_run(
+    sig: signal.Signals, rate: float, flush_interval: float, backend: str, work_us: float
+) -> Run:
     with tempfile.TemporaryDirectory(prefix="tt-kill-") as tmp:
         schema = f"tt_kill_{uuid.uuid4().hex[:10]}"
         db = f"postgres:{schema}" if backend == "postgres" else str(Path(tmp) / "ledger.db")
-        cmd = [sys.executable, __file__, "--child", db, tmp, str(rate), str(flush_interval)]
+        cmd = [sys.executable, __file__, "--child", db, tmp]
+        cmd += [str(rate), str(flush_interval), str(work_us)]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, bufsize=1)
         assert proc.stdout is not None
         if proc.stdout.readline().strip() != "ready":
@@ -167,8 +181,8 @@ def summarize(runs: list[Run], flush_interval: float) -> str:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        _, _, db, data_dir, rate, flush_interval = sys.argv
-        child(db, data_dir, float(rate), float(flush_interval))
+        _, _, db, data_dir, rate, flush_interval, work_us = sys.argv
+        child(db, data_dir, float(rate), float(flush_interval), float(work_us))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=10)
@@ -178,19 +192,26 @@ def main() -> None:
     parser.add_argument("--flush-interval", type=float, default=0.05)
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--signals", default="KILL,TERM", help="comma-separated: KILL,TERM")
+    parser.add_argument(
+        "--work-us",
+        type=float,
+        default=0.0,
+        help="pure-Python CPU per record in the submitting thread (a busy event loop)",
+    )
     parser.add_argument("--seed", type=int, default=None)
     args = parser.parse_args()
     random.seed(args.seed)
     rate = 0.0 if args.rate == "max" else float(args.rate)
     print(
-        f"{args.backend}, rate {args.rate}/s, flush_interval {args.flush_interval * 1000:g} ms "
+        f"{args.backend}, rate {args.rate}/s, {args.work_us:g} us of work per record, "
+        f"flush_interval {args.flush_interval * 1000:g} ms "
         "(target: SIGKILL loses <= one flush interval of the achieved traffic)"
     )
     for name in args.signals.split(","):
         sig = signal.Signals[f"SIG{name.strip().upper()}"]
         runs = []
         for i in range(args.runs):
-            run = one_run(sig, rate, args.flush_interval, args.backend)
+            run = one_run(sig, rate, args.flush_interval, args.backend, args.work_us)
             runs.append(run)
             print(
                 f"  {sig.name} run {i + 1}: killed after {run.after_s:.2f}s at {run.rate:,.0f}/s, "

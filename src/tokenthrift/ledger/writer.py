@@ -96,7 +96,7 @@ class LedgerWriter:
         ledger: LedgerSink,
         *,
         flush_interval: float = 0.05,
-        min_queue: int = 128,
+        min_queue: int = 64,
         max_queue: int = 16384,
         max_batch: int = 2048,
         max_retry_delay: float = 1.0,
