@@ -15,6 +15,7 @@ from .prices_cmd import prices
 from .report_cmd import report
 from .router_cmd import router
 from .serve_cmd import serve
+from .whatif_cmd import whatif
 
 
 @click.group()
@@ -27,4 +28,5 @@ for command in (serve, config, emulator, demo, report, cache, keys, budgets):
     cli.add_command(command)
 cli.add_command(router)
 cli.add_command(plan_group)
+cli.add_command(whatif)
 cli.add_command(prices)
