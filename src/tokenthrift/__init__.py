@@ -14,6 +14,7 @@ The same pipeline the HTTP gateway runs is usable in-process::
 from .assembly import build_gateway
 from .config import GatewayConfig, load_config, parse_config
 from .errors import GatewayError
+from .inprocess import InProcessAsyncClient, InProcessClient, async_http_client, http_client
 from .pipeline import Completion, CompletionStream, Gateway
 from .types import Attribution, ChatRequest, ChatResponse, Message, TextPart, Usage
 from .wire import anthropic_messages, openai_chat
@@ -29,11 +30,15 @@ __all__ = [
     "Gateway",
     "GatewayConfig",
     "GatewayError",
+    "InProcessAsyncClient",
+    "InProcessClient",
     "Message",
     "TextPart",
     "Usage",
     "anthropic_messages",
+    "async_http_client",
     "build_gateway",
+    "http_client",
     "load_config",
     "openai_chat",
     "parse_config",
