@@ -55,12 +55,13 @@ def test_openai_batch_is_half_price(calc: CostCalculator) -> None:
     assert calc.cost("gpt-4o-mini", usage, batch=True) == usd("0.0135")
 
 
-def test_openai_batch_keeps_the_standard_cached_input_rate(calc: CostCalculator) -> None:
-    # o4-mini Batch: input $0.55, output $2.20; the Batch table lists no cached-input rate, so
-    # cached input stays at the standard $0.275 (genai-prices' reading of the table).
+def test_openai_batch_halves_the_cached_input_rate_too(calc: CostCalculator) -> None:
+    # o4-mini Batch: input $0.55, output $2.20; the Batch table lists no cached-input rate, and
+    # the batch discount stacks with caching (as where the table lists one, e.g. gpt-5), so
+    # cached input is half the standard $0.275 (docs/batch.md, "Prices").
     usage = Usage(input_tokens=10_000, cache_read_tokens=40_000, output_tokens=1_000)
-    # 10k*0.55 + 40k*0.275 + 1k*2.20 = 0.0055 + 0.011 + 0.0022
-    assert calc.cost("o4-mini", usage, batch=True) == usd("0.0187")
+    # 10k*0.55 + 40k*0.1375 + 1k*2.20 = 0.0055 + 0.0055 + 0.0022
+    assert calc.cost("o4-mini", usage, batch=True) == usd("0.0132")
 
 
 def test_openai_prices_follow_the_request_date(calc: CostCalculator) -> None:

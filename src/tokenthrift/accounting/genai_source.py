@@ -45,10 +45,14 @@ BATCH_RULES: dict[str, BatchRule] = {
     # so cache reads and writes are halved too:
     # https://docs.anthropic.com/en/docs/build-with-claude/batch-processing#pricing
     "anthropic": BatchRule(_HALF, discounts_cache=True),
-    # Batch API: 50% off input and output (https://platform.openai.com/docs/guides/batch). The
-    # Batch price table lists no cached-input rate for most models; genai-prices keeps cached
-    # input at the standard cached rate, and so do we.
-    "openai": BatchRule(_HALF, discounts_cache=False),
+    # Batch API: "50% cost discount compared to synchronous APIs"
+    # (https://platform.openai.com/docs/guides/batch), and the discounts stack: wherever the
+    # Batch price table (https://platform.openai.com/docs/pricing, "Batch") lists a cached-input
+    # rate it is half the standard cached rate (gpt-5: $0.0625 vs $0.125). For the models whose
+    # Batch row lists none (gpt-4o, gpt-4.1, o-series) genai-prices keeps the *standard* cached
+    # rate, which for gpt-4o ($1.25) equals the batch rate of uncached input: a cached token
+    # would earn no discount at all. We apply the same half there (``_discount_unlisted_cache``).
+    "openai": BatchRule(_HALF, discounts_cache=True),
     # Gemini Batch Mode is 50% of the standard price; context caching keeps its standard rate
     # (https://ai.google.dev/gemini-api/docs/batch-mode, genai-prices' Gemini price comments).
     "google": BatchRule(_HALF, discounts_cache=False),
@@ -125,11 +129,29 @@ def price_at(model: CatalogModel, when: datetime) -> ModelPrice | None:
 def _with_batch(standard: ModelPrice, model: CatalogModel, when: datetime) -> ModelPrice:
     batch_at = _batch_variant_moment(model.info, when) if model.owns_model else None
     batch: ModelPrice | None = None
+    rule = BATCH_RULES.get(model.provider_id)
     if batch_at is not None:
         batch = _convert(model.info.get_prices(batch_at, _BATCH), model.info.id)
-    elif (rule := BATCH_RULES.get(model.provider_id)) is not None:
+        if batch is not None and rule is not None and rule.discounts_cache:
+            batch = _discount_unlisted_cache(batch, standard, rule.factor)
+    elif rule is not None:
         batch = standard.scaled(rule.factor, cache=rule.discounts_cache)
     return replace(standard, batch=batch)
+
+
+def _discount_unlisted_cache(batch: ModelPrice, standard: ModelPrice, factor: Decimal
+                             ) -> ModelPrice:
+    """A batch cache-read rate no lower than the standard one means the provider's batch
+    table listed none; under a rule whose discount stacks, it is ``factor`` of standard."""
+    read, listed = standard.cache_read, batch.cache_read
+    if read is None or listed is None or listed < read:
+        return batch
+    tiers = tuple(
+        PriceTier(t.above, _discount_unlisted_cache(t.price, standard.for_prompt(t.above + 1),
+                                                    factor))
+        for t in batch.tiers
+    )
+    return replace(batch, cache_read=read * factor, tiers=tiers)
 
 
 def _batch_variant_moment(info: gp.ModelInfo, when: datetime) -> datetime | None:
