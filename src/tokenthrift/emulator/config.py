@@ -78,6 +78,13 @@ class EmulatorConfig:
     fault_timeout_s: float = 3600.0
     # Per-(organisation, model) cache entries kept before the oldest are evicted.
     max_cache_entries: int = 200_000
+    # Batch APIs on simulated time (``batches.py``): simulated seconds per second (0 freezes
+    # it; tests move it with POST /emulator/batches/advance), requests a batch works through
+    # per simulated second, and how long validation and finalizing take.
+    batch_time_scale: float = 60.0
+    batch_requests_per_s: float = 100.0
+    batch_validation_s: float = 2.0
+    batch_finalize_s: float = 2.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.error_rate <= 1.0:
@@ -106,7 +113,8 @@ class EmulatorConfig:
         return cls(**values)
 
 
-_FLOATS = {"ttft_ms", "tokens_per_s", "error_rate", "openai_cache_ttl_s", "fault_timeout_s"}
+_FLOATS = {"ttft_ms", "tokens_per_s", "error_rate", "openai_cache_ttl_s", "fault_timeout_s",
+           "batch_time_scale", "batch_requests_per_s", "batch_validation_s", "batch_finalize_s"}
 _INTS = {"seed", "rpm", "tpm", "default_rpm", "default_tpm", "max_cache_entries"}
 
 

@@ -18,8 +18,11 @@ from typing import Any
 import orjson
 
 from ..providers.transport import UpstreamReply
-from . import anthropic_api, embeddings, openai_chat
+from . import anthropic_api, embeddings, openai_chat, openai_responses
 from .admin import admin_reply
+from .batch_clock import BatchClock
+from .batch_run import Timing
+from .batches import BatchAPIs
 from .config import EmulatorConfig, Fault
 from .faults import (
     FaultQueue,
@@ -43,6 +46,7 @@ _POST_ROUTES: dict[str, tuple[Endpoint, bool]] = {
     "/v1/embeddings": (embeddings.embeddings, True),
     "/v1/messages": (anthropic_api.messages, True),
     "/v1/messages/count_tokens": (anthropic_api.count_tokens, False),
+    "/v1/responses": (openai_responses.responses, True),
 }
 _JSON = "application/json"
 _SSE = "text/event-stream; charset=utf-8"
@@ -71,6 +75,9 @@ class Emulator:
         self._by_path: Counter[str] = Counter()
         self._by_model: Counter[str] = Counter()
         self._by_status: Counter[int] = Counter()
+        config = self.config
+        self.batches = BatchAPIs(self._state, BatchClock(clock, config.batch_time_scale), Timing(
+            config.batch_validation_s, config.batch_requests_per_s, config.batch_finalize_s))
 
     # -- control -----------------------------------------------------------------
 
@@ -101,6 +108,7 @@ class Emulator:
         self._by_path.clear()
         self._by_model.clear()
         self._by_status.clear()
+        self.batches.clear()
 
     # -- the exchange ------------------------------------------------------------
 
@@ -108,6 +116,11 @@ class Emulator:
         self, method: str, path: str, headers: Mapping[str, str], body: bytes | None
     ) -> UpstreamReply:
         path = path.split("?", 1)[0]
+        if BatchAPIs.handles(path):
+            lowered_headers = {k.lower(): v for k, v in headers.items()}
+            reply = self.batches.handle(method, path, lowered_headers, body, self._authenticate)
+            self._count(BatchAPIs.family(path), None, reply.status)
+            return reply
         if path.startswith("/emulator/"):
             return admin_reply(self, method, path, body)
         lowered = {k.lower(): v for k, v in headers.items()}
