@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..dashboard.app import dashboard_routes
 from ..errors import GatewayError, InvalidRequest
 from ..observability.http import metrics_routes
 from ..pipeline import Gateway
@@ -25,6 +26,7 @@ from .attribution import attribution_for, client_key
 from .chat import anthropic_messages_endpoint, openai_chat_completions
 from .http import error_response, read_json
 from .request_id import RequestIdMiddleware
+from .responses import responses_routes
 
 log = logging.getLogger("tokenthrift.server")
 JSON = "application/json"
@@ -154,8 +156,10 @@ def create_app(gateway: Gateway) -> Starlette:
         Route("/models", models, methods=["GET"]),
         Route("/v1/embeddings", embeddings, methods=["POST"]),
         Route("/embeddings", embeddings, methods=["POST"]),
+        *responses_routes(),
         *admin_routes(gateway),
         *metrics_routes(gateway),
+        *dashboard_routes(gateway),
     ]
     app = Starlette(
         routes=routes,
