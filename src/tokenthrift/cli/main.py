@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from .batch_cmd import batch_group
 from .budgets_cmd import budgets
 from .cache_cmd import cache
 from .config_cmd import config
@@ -29,4 +30,5 @@ for command in (serve, config, emulator, demo, report, cache, keys, budgets):
 cli.add_command(router)
 cli.add_command(plan_group)
 cli.add_command(whatif)
+cli.add_command(batch_group)
 cli.add_command(prices)
