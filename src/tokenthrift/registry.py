@@ -60,11 +60,12 @@ REGISTRY: tuple[LeverSpec, ...] = (
               settings="tokenthrift.levers.governance.settings:parse_settings"),
     LeverSpec("cache", "tokenthrift.levers.cache:build",
               settings="tokenthrift.levers.cache.settings:CacheSettings.from_config"),
+    LeverSpec("routing", "tokenthrift.levers.routing:build",
+              settings="tokenthrift.levers.routing.settings:RoutingSettings.from_config"),
 )
 
 # Config sections of levers on the roadmap but not in this version.
 PLANNED: dict[str, str] = {
-    "routing": "model right-sizing",
     "compression": "prompt compression",
     "prompt_caching": "automatic provider prompt caching",
     "batch": "Batch API and deferred requests",

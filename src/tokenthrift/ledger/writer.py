@@ -170,6 +170,11 @@ class LedgerWriter:
             await self._wait_for_room_async()
         self._append(record)
 
+    def submit_now(self, record: LedgerRecord) -> None:
+        """Queue a record even past the bound, without waiting: for a request whose wait
+        for room was cancelled (its row must not be lost)."""
+        self._append(record)
+
     def _append(self, record: LedgerRecord) -> None:
         if not self._queue:
             self._queue_since = time.monotonic()

@@ -7,6 +7,9 @@ the pipeline calls the hooks in that order and knows no lever by name.
 
 Hook order for one request (``docs/architecture.md``):
 
+0. ``resolve``    every lever, in order, when the exchange is created: a lever that
+                  defines model names (a routing policy such as ``auto``) says what they
+                  mean as asked (``exchange.candidates``, ``exchange.baseline_model``).
 1. ``admit``      every lever, in order: authenticate, rate-limit, reserve budget; raise
                   ``GatewayError`` to refuse.
 2. ``answer``     in order until one returns a response (a cache hit); later levers'
@@ -69,6 +72,9 @@ class Lever:
 
     # The lever's name: its config section and its key in ``exchange.notes``.
     name: ClassVar[str] = "lever"
+
+    def resolve(self, exchange: Exchange) -> None:
+        """Resolve a model name this lever defines into the candidates as asked."""
 
     async def admit(self, exchange: Exchange) -> None:
         """Let the request through, or raise ``GatewayError`` (401/403/429…)."""

@@ -152,7 +152,8 @@ class Gateway:
         self.dispatcher = Dispatcher(config, providers)
         # Per hook, the levers that implement it (the hot path skips no-op calls).
         self._hooks = {hook: tuple(lever for lever in self.levers if overrides(lever, hook))
-                       for hook in ("admit", "answer", "rewrite", "shape", "observe", "settle")}
+                       for hook in ("resolve", "admit", "answer", "rewrite", "shape", "observe",
+                                    "settle")}
 
     def lever(self, name: str) -> Lever | None:
         """The lever named ``name`` (its config section), if this gateway runs it."""
@@ -179,6 +180,8 @@ class Gateway:
         exchange.candidates = self._candidates(exchange.requested_model)
         if exchange.candidates:
             exchange.baseline_model = exchange.candidates[0].upstream_model
+        for lever in self._hooks["resolve"]:
+            lever.resolve(exchange)
         exchange.deadline = exchange.started + (self.config.deadline_s or self.config.timeout_s)
 
     def _candidates(self, model: str) -> list[Candidate]:
@@ -401,8 +404,15 @@ class Gateway:
                 log.exception("lever %s failed to observe %s", lever.name, exchange.request_id)
         settlement = self.accountant.settle(exchange, self.levers)
         # The ledger row first: a cancellation while levers settle must not lose it.
+        # When the writer is saturated this request waits here (backpressure keeps the
+        # crash-loss window bounded); if it is cancelled while waiting, the row is
+        # queued anyway.
         record = self.accountant.record(exchange, settlement)
-        self.writer.submit(record)
+        try:
+            await self.writer.submit_async(record)
+        except asyncio.CancelledError:
+            self.writer.submit_now(record)
+            raise
         for observer in self.observers:
             try:
                 observer.record(exchange, settlement, record)

@@ -67,6 +67,15 @@ class RoutingLever(Lever):
         self.router = router
         self.classifier = classifier
 
+    def resolve(self, exchange: Exchange) -> None:
+        """A policy name (``auto``) means its strong model, as asked: that is what the
+        baseline and governance's worst case are priced on."""
+        policy = self.settings.policy_for(exchange.requested_model)
+        if policy is None or exchange.requested_model in self.settings.apply_to:
+            return
+        exchange.candidates = self.candidates(policy.strong)
+        exchange.baseline_model = exchange.candidates[0].upstream_model
+
     async def rewrite(self, exchange: Exchange) -> None:
         policy = self.settings.policy_for(exchange.requested_model)
         if policy is None or exchange.request is None:
@@ -80,12 +89,12 @@ class RoutingLever(Lever):
     def decide(self, exchange: Exchange, policy: Policy) -> Decision:
         assert exchange.request is not None
         baseline = route_candidates(self.config, policy.strong)[0]
+        target = self.quality_target(exchange, policy)  # a bad header is a 400 whatever decides
         if exchange.directives.get(HEADER, "").strip().lower() == "off":
             return Decision(policy.name, policy.strong, baseline, "off")
         task = self.task(exchange)
         if task is not None and task in self.settings.tasks:
             return Decision(policy.name, self.settings.tasks[task], baseline, f"rule:{task}", task)
-        target = self.quality_target(exchange, policy)
         p = self.router.probability(prompt_text(exchange.request))
         model = policy.weak if p >= self.router.threshold(target) else policy.strong
         return Decision(policy.name, model, baseline, f"router:{p:.2f}", task, p, target)
