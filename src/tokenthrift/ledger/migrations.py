@@ -275,3 +275,26 @@ def m003_exact_money(db: Database) -> None:
     )
     for column in (*_M003_MONEY, *(f"saved_{lever}_usd" for lever in _M001_LEVERS)):
         db.execute(f"ALTER TABLE ledger DROP COLUMN {column}")
+
+
+@migration
+def m004_stored_responses(db: Database) -> None:
+    """Responses API responses kept for ``previous_response_id`` and ``GET
+    /v1/responses/{id}`` (``server.response_store``), per tenant (the client key's id),
+    until ``expires_at``. ``body`` is the response object as returned, ``items`` the
+    conversation it continues (JSON text)."""
+    real = db.dialect.real
+    db.execute(
+        f"""
+        CREATE TABLE stored_responses (
+            tenant TEXT NOT NULL,
+            id TEXT NOT NULL,
+            created_at {real} NOT NULL,
+            expires_at {real} NOT NULL,
+            body TEXT NOT NULL,
+            items TEXT NOT NULL,
+            PRIMARY KEY (tenant, id)
+        )
+        """
+    )
+    db.execute("CREATE INDEX stored_responses_expires ON stored_responses (expires_at)")

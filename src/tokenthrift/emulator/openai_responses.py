@@ -1,0 +1,60 @@
+"""OpenAI ``POST /v1/responses``: the Responses API over the chat emulator.
+
+A Responses request is the same generation as a chat request (same tokenizer counts,
+prompt caching, reasoning tokens by effort, tool calls and JSON-schema replies), so it
+is translated with the gateway's own wire module, answered by the chat endpoint, and
+translated back: a ``response`` object, or the typed event stream (one
+``response.output_text.delta`` per generated token, paced like chat chunks).
+
+The emulator keeps no conversation state: ``previous_response_id`` is refused (send
+the whole conversation as input items, as with ``store: false``), and nothing can be
+retrieved later.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from ..errors import GatewayError
+from ..types import StreamEvent
+from ..wire import openai_chat, openai_responses, sse
+from .openai_chat import chat_completions
+from .replies import Outcome, invalid, json_outcome, random_id
+from .state import EmulatorState
+
+
+def responses(state: EmulatorState, org: str, payload: dict[str, Any]) -> Outcome:
+    try:
+        parsed = openai_responses.parse_request(payload)
+    except GatewayError as error:
+        raise invalid(error.message, param=error.param) from None
+    if parsed.previous_response_id is not None:
+        raise invalid("previous_response_id: the emulator keeps no responses; send the "
+                      "conversation as input items.", param="previous_response_id")
+    chat = parsed.chat
+    outcome = chat_completions(state, org, openai_chat.build_upstream_request(chat, chat.model))
+    response_id = random_id("resp_")
+    if outcome.events is None:
+        assert outcome.body is not None
+        answer = openai_chat.parse_upstream_response(orjson.loads(outcome.body))
+        body = openai_responses.render_response(answer, parsed, response_id)
+        return json_outcome(body, tokens=outcome.tokens, output_tokens=outcome.output_tokens)
+    renderer = openai_responses.ResponsesStreamRenderer(parsed, response_id)
+    events = [chunk for event in _chat_events(outcome.events)
+              for chunk in renderer.render(event)]
+    events.append(renderer.done())
+    return Outcome(events=events, tokens=outcome.tokens, output_tokens=outcome.output_tokens)
+
+
+def _chat_events(chunks: list[bytes]) -> list[StreamEvent]:
+    """The chat endpoint's SSE chunks as canonical stream events."""
+    decoder = sse.SSEDecoder()
+    parser = openai_chat.UpstreamStreamParser()
+    events: list[StreamEvent] = []
+    for _name, data in decoder.feed(b"".join(chunks)):
+        if data == "[DONE]":
+            break
+        events.extend(parser.feed(orjson.loads(data)))
+    return events
