@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from gateway_harness import RunningGateway, config_for, running_gateway
+from test_deploy import dashboard_queries
 from tokenthrift.server.runner import free_port
 
 PROMETHEUS = shutil.which("prometheus")
@@ -78,6 +79,12 @@ def _workload(gw: RunningGateway) -> None:
                                    extra_headers={"x-tokenthrift-team": "billing"})
 
 
+def _grafana_to_promql(expr: str) -> str:
+    """A dashboard query as Grafana sends it: variables replaced by their values."""
+    return (expr.replace("$__rate_interval", "1m").replace("$__range", "5m")
+            .replace('"$team"', '".*"'))
+
+
 def _value(sample: dict[str, Any]) -> Decimal:
     return Decimal(sample["value"][1])
 
@@ -108,6 +115,8 @@ def test_prometheus_scrapes_counters_that_match_the_ledger(tmp_path: Path) -> No
             up = _wait_for(api, 'up{job="tokenthrift"} == 1', process, 1)
             assert up[0]["metric"]["instance"] == target
             cost = _wait_for(api, "sum(tokenthrift_cost_usd_total)", process, 1)
+            # rate() and increase() in the dashboard need two scrapes
+            _wait_for(api, "sum(rate(tokenthrift_cost_usd_total[1m])) >= 0", process, 1)
             teams = _query(api, "sum by (team) (tokenthrift_cost_usd_total)")
             levers = _query(api, "sum by (lever) (tokenthrift_saved_usd_total)")
             baseline = _query(api, "sum(tokenthrift_baseline_cost_usd_total)")
@@ -115,6 +124,8 @@ def test_prometheus_scrapes_counters_that_match_the_ledger(tmp_path: Path) -> No
             hits = _query(api, 'sum(tokenthrift_requests_total{cache="exact"})')
             p50 = _query(api, "histogram_quantile(0.5, sum by (le) "
                               "(tokenthrift_request_duration_seconds_bucket))")
+            dashboard = {title + ": " + expr: _query(api, _grafana_to_promql(expr))
+                         for title, expr, _ in dashboard_queries() if not title.startswith("$")}
         finally:
             process.terminate()
             process.wait(timeout=10)
@@ -130,3 +141,10 @@ def test_prometheus_scrapes_counters_that_match_the_ledger(tmp_path: Path) -> No
     assert _value(requests[0]) == spend["requests"] == 7
     assert _value(hits[0]) == 3
     assert _value(p50[0]) > 0
+    # Every Grafana panel's query is valid PromQL that Prometheus accepts; the ones about
+    # this workload (spend, savings, tokens, cache, routing, latency) have data.
+    empty = sorted(q for q, result in dashboard.items() if not result)
+    # (no budget, unpriced model, 5xx or fallback in this workload)
+    assert all(any(word in q for word in ("budget", "unpriced", "5..", "unattributed"))
+               for q in empty), empty
+    assert len(empty) < len(dashboard) / 4
