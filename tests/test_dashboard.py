@@ -170,3 +170,38 @@ def test_dashboard_shows_live_budgets(tmp_path: Path) -> None:
     assert budget["scope"] == "team" and budget["id"] == "search" and budget["usd"] == 2
     assert budget["spent"] > 0 and budget["remaining"] == pytest.approx(2 - budget["spent"])
     assert budget["period_end"]
+
+
+def test_report_format_html_writes_a_standalone_page(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from tokenthrift.cli.main import cli
+
+    location = str(tmp_path / "ledger.db")
+    ledger = open_ledger(location)
+    ledger.write([_record(1, 1_800_000_000.0, "search", "0.001", saved="0.002"),
+                  _record(2, 1_800_000_030.0, "billing</script><b>", "0.003")])
+    ledger.close()
+    out = tmp_path / "report.html"
+    runner = CliRunner()
+    result = runner.invoke(cli, ["report", "savings", "--by", "team", "--ledger", location,
+                                 "--format", "html", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    page = out.read_text()
+    # standalone: script, styles and data inline; nothing fetched from anywhere
+    assert "/ui/static/" not in page and 'src="http' not in page and 'href="http' not in page
+    assert "window.TOKENTHRIFT_DATA = " in page and "function stackedBars" in page
+    data = json.loads(page.split("window.TOKENTHRIFT_DATA = ", 1)[1].split(";</script>", 1)[0]
+                      .replace("<\\/", "</"))
+    assert data["totals"]["cost_usd"] == pytest.approx(0.004)
+    assert data["totals"]["saved_usd"] == pytest.approx(0.002)
+    assert "billing</script><b>" not in page  # a team name cannot break out of the page
+    assert "Savings by team" in page and "billing&lt;/script&gt;&lt;b&gt;" in page
+    assert "0.002000" in page  # the report's own table, exact money
+
+    wrong = runner.invoke(cli, ["report", "spend", "--ledger", location, "--format", "html"])
+    assert wrong.exit_code != 0 and "--out" in wrong.output
+    stray = runner.invoke(cli, ["report", "spend", "--ledger", location, "--out", str(out)])
+    assert stray.exit_code != 0 and "--format html" in stray.output
+    table = runner.invoke(cli, ["report", "spend", "--ledger", location])
+    assert table.exit_code == 0 and "search" in table.output  # other formats unchanged

@@ -37,7 +37,7 @@ def _unavailable(message: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def browser(demo_gateway: str) -> Iterator[Any]:
+def browser(demo_gateway: tuple[str, Path]) -> Iterator[Any]:
     # After the demo: Playwright's sync API runs an event loop on this thread, and the
     # demo runs its own.
     try:
@@ -53,7 +53,7 @@ def browser(demo_gateway: str) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def demo_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def demo_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """A gateway serving the ledger of a fresh demo run, as ``tokenthrift dashboard`` does."""
     data_dir = tmp_path_factory.mktemp("ui-demo")
     result = run_demo(DemoOptions(requests=120, concurrency=8, data_dir=str(data_dir)))
@@ -70,7 +70,7 @@ def demo_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     gateway = build_gateway(GatewayConfig.embedded_default(str(data_dir)))
     server = ServerThread(create_app(gateway)).start()
     try:
-        yield server.url
+        yield server.url, result.options.ledger_path
     finally:
         server.stop()
 
@@ -90,15 +90,17 @@ def _reloaded(page: Any, change: Any) -> None:
         f"document.body.dataset.loaded && document.body.dataset.loaded !== '{before}'")
 
 
-def test_dashboard_renders_the_demo_and_filters_change_it(demo_gateway: str, browser: Any) -> None:
+def test_dashboard_renders_the_demo_and_filters_change_it(demo_gateway: tuple[str, Path],
+                                                          browser: Any) -> None:
+    url = demo_gateway[0]
     page = browser.new_page(viewport={"width": 1400, "height": 1500})
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("requestfailed", lambda request: errors.append(request.url))
     external: list[str] = []
     page.on("request", lambda request: None if request.url.startswith(
-        (demo_gateway, "data:")) else external.append(request.url))
-    page.goto(demo_gateway + "/ui")
+        (url, "data:")) else external.append(request.url))
+    page.goto(url + "/ui")
     page.wait_for_selector("body[data-loaded]")
 
     assert _kpi(page, "Requests") == "121"
@@ -139,4 +141,32 @@ def test_dashboard_renders_the_demo_and_filters_change_it(demo_gateway: str, bro
     assert _kpi(page, "Requests") == "120"
     assert _kpi(page, "Spend") != spend_all
     assert errors == [] and external == []
+    page.close()
+
+
+def test_html_report_opens_offline_with_the_same_charts(demo_gateway: tuple[str, Path],
+                                                        browser: Any, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from tokenthrift.cli.main import cli
+
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(cli, ["report", "savings", "--by", "lever", "--ledger",
+                                      str(demo_gateway[1]), "--format", "html", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    page = browser.new_page(viewport={"width": 1400, "height": 1500})
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(out.as_uri())
+    page.wait_for_selector("body[data-loaded]")
+    assert _kpi(page, "Requests") == "121"
+    assert _marks(page, "chart-spend") > 0 and _marks(page, "chart-savings") > 0
+    assert "exact_cache" in page.locator("[data-testid=report-table]").inner_text()
+    assert "exact cache" in page.locator("#levers").inner_text()
+    assert not page.locator("#filters").is_visible()  # a report is a snapshot
+    assert all(r.startswith(("file:", "data:")) for r in requests) and errors == []
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
     page.close()

@@ -16,6 +16,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from tokenthrift.cli.report_html import out_option, write_html
 from tokenthrift.ledger import SAVINGS_DIMENSIONS, SPEND_DIMENSIONS, Ledger, LedgerError
 from tokenthrift.ledger.location import DEFAULT_LEDGER_PATH, LEDGER_ENV, open_ledger, sqlite_path
 from tokenthrift.ledger.money import plain
@@ -63,10 +64,11 @@ def _common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     fn = click.option(
         "--format",
         "fmt",
-        type=click.Choice(["table", "json", "csv"]),
+        type=click.Choice(["table", "json", "csv", "html"]),
         default="table",
         show_default=True,
     )(fn)
+    fn = out_option(fn)
     return _since_option(fn)
 
 
@@ -85,7 +87,8 @@ def report() -> None:
     help=f"Group by {'|'.join(SPEND_DIMENSIONS)}; repeat or comma-separate for several.",
 )
 @_common_options
-def spend_command(by: tuple[str, ...], since: str | None, fmt: str, location: str) -> None:
+def spend_command(by: tuple[str, ...], since: str | None, fmt: str, location: str,
+                  out: str | None) -> None:
     """What was spent, grouped by who or what caused it."""
     try:
         dims = parse_dimensions(by, SPEND_DIMENSIONS)
@@ -94,6 +97,8 @@ def spend_command(by: tuple[str, ...], since: str | None, fmt: str, location: st
     since_ts = _parse_since(since)
     with _opened(location) as ledger:
         result = spend_report(ledger, dims, since_ts)
+        if write_html(fmt, out, ledger, result, since_ts, f"Spend by {', '.join(dims)}"):
+            return
     _emit(result, fmt)
 
 
@@ -106,11 +111,14 @@ def spend_command(by: tuple[str, ...], since: str | None, fmt: str, location: st
     help="One row per lever, or per team/model with a column per lever.",
 )
 @_common_options
-def savings_command(by: str, since: str | None, fmt: str, location: str) -> None:
+def savings_command(by: str, since: str | None, fmt: str, location: str,
+                    out: str | None) -> None:
     """What the levers saved against the baseline (the request as asked)."""
     since_ts = _parse_since(since)
     with _opened(location) as ledger:
         result = savings_report(ledger, by, since_ts)
+        if write_html(fmt, out, ledger, result, since_ts, f"Savings by {by}"):
+            return
     _emit(result, fmt)
 
 
