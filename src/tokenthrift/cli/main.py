@@ -7,6 +7,7 @@ import click
 from .batch_cmd import batch_group
 from .budgets_cmd import budgets
 from .cache_cmd import cache
+from .compress_cmd import compress
 from .config_cmd import config
 from .demo_cmd import demo
 from .emulator_cmd import emulator
@@ -32,3 +33,4 @@ cli.add_command(plan_group)
 cli.add_command(whatif)
 cli.add_command(batch_group)
 cli.add_command(prices)
+cli.add_command(compress)

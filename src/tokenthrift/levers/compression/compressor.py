@@ -92,6 +92,10 @@ class Compressor:
         raw_tokens = sum(self.count(p.text) for p in pieces if p.raw)
         estimated = sum(estimate_tokens(p.text) for p in pieces if not p.raw)
         scale = (before - raw_tokens) / estimated if estimated else 1.0
+        if ratio >= 1.0:  # nothing to select: the lossless pass only
+            keep = [[True] * len(b.units) for b in flat]
+            texts = self._render(pieces, segmented, keep)
+            return Compressed(texts, before, sum(self.count(t) for t in texts))
         keep, units = self._select(flat, priors, question, target - raw_tokens, scale)
         texts = self._render(pieces, segmented, keep)
         after = sum(self.count(t) for t in texts)
@@ -117,7 +121,7 @@ class Compressor:
         passages = [Passage(blocks[i].head, blocks[i].units, priors[i]) for i in prose]
         scores = self.backend.score(question, passages) if passages else []
         units = [
-            _Unit(block, u, scale * estimate_tokens(text) + 1, scores[p][u])
+            _Unit(block, u, scale * estimate_tokens(text), scores[p][u])
             for p, block in enumerate(prose)
             for u, text in enumerate(blocks[block].units)
         ]
