@@ -40,6 +40,7 @@ from ..demo.runner import (
 )
 from ..ledger import LedgerError
 from ..ledger.reports import Report
+from .dashboard_cmd import dashboard_command_line, dashboard_url
 
 # Token columns: uncached input, input read from the provider's prompt cache, output.
 _SPEND_COLUMNS = (
@@ -224,6 +225,8 @@ def summary(result: DemoResult) -> dict[str, Any]:
         "ledger": str(result.options.ledger_path),
         "ledger_total_requests": result.ledger_total_requests,
         "next": next_commands(result.options),
+        "dashboard": {"command": dashboard_command_line(result.options.data_dir),
+                      "url": dashboard_url()},
         "ok": result.ok,
     }
 
@@ -254,6 +257,10 @@ def print_summary(result: DemoResult, console: Console) -> None:
         )
     for command in next_commands(result.options):
         console.print(f"  [cyan]{command}[/]", soft_wrap=True)
+    console.print(
+        f"\nDashboard (spend and savings by lever from this run): "
+        f"[bold cyan]{dashboard_command_line(result.options.data_dir)}[/] "
+        f"then open [bold]{dashboard_url()}[/]", soft_wrap=True)
 
 
 def _traffic_grid(info: dict[str, Any]) -> Table:

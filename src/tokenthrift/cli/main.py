@@ -9,6 +9,7 @@ from .budgets_cmd import budgets
 from .cache_cmd import cache
 from .compress_cmd import compress
 from .config_cmd import config
+from .dashboard_cmd import dashboard
 from .demo_cmd import demo
 from .emulator_cmd import emulator
 from .keys_cmd import keys
@@ -29,6 +30,7 @@ def cli() -> None:
 for command in (serve, config, emulator, demo, report, cache, keys, budgets):
     cli.add_command(command)
 cli.add_command(router)
+cli.add_command(dashboard)
 cli.add_command(plan_group)
 cli.add_command(whatif)
 cli.add_command(batch_group)
