@@ -58,7 +58,7 @@ def test_every_key_of_the_documented_schema_is_accepted() -> None:
 
 
 @pytest.mark.parametrize(("raw", "message"), [
-    ({"cahce": {}}, "cahce: unknown section 'cahce' (did you mean 'cache'?); allowed: cache, "),
+    ({"cahce": {}}, "cahce: unknown section 'cahce' (did you mean 'cache'?); allowed: batch, cache, "),
     ({"providers": {"emu": {"type": "emulator", "emulator": {"ttft": 5}}}},
      "providers.emu.emulator.ttft: unknown key 'ttft' (did you mean 'ttft_ms'?); allowed: "),
     ({"models": [{"name": "*", "provider": "emulator", "fallback": ["x"]}]},

@@ -50,7 +50,7 @@ def test_config_check_reports_the_models_and_levers_of_a_valid_file(tmp_path: Pa
     path = write_config(tmp_path, cache={"exact": {"ttl": "1h"}})
     result = CliRunner().invoke(cli, ["config", "check", str(path)])
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"ok: {path} (1 model, levers: governance, cache)\n"
+    assert result.stdout == f"ok: {path} (1 model, levers: governance, cache, batch)\n"
     assert not (tmp_path / "ledger.db").exists()  # validated, nothing opened
 
 

@@ -62,13 +62,14 @@ REGISTRY: tuple[LeverSpec, ...] = (
               settings="tokenthrift.levers.cache.settings:CacheSettings.from_config"),
     LeverSpec("routing", "tokenthrift.levers.routing:build",
               settings="tokenthrift.levers.routing.settings:RoutingSettings.from_config"),
+    LeverSpec("batch", "tokenthrift.levers.batch:build",
+              settings="tokenthrift.levers.batch.settings:parse"),
 )
 
 # Config sections of levers on the roadmap but not in this version.
 PLANNED: dict[str, str] = {
     "compression": "prompt compression",
     "prompt_caching": "automatic provider prompt caching",
-    "batch": "Batch API and deferred requests",
 }
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..accounting.catalog import PriceCatalog
 from ..accounting.cost import CostCalculator
-from ..types import Usage
+from ..levers.batch.usage import usage_from
 from .api import BatchAPI
 from .chunks import split
 from .requests import BatchRequest, read_requests
@@ -189,7 +189,7 @@ class BatchRunner:
         return summary
 
     def _price(self, request: BatchRequest, body: dict[str, Any], summary: Summary) -> None:
-        usage = _usage(request.protocol, body.get("usage") or {})
+        usage = usage_from(request.protocol, body.get("usage") or {})
         hint = request.protocol
         batch = self.calculator.cost(request.model, usage, provider=hint, batch=True)
         sync = self.calculator.cost(request.model, usage, provider=hint)
@@ -217,19 +217,6 @@ def _anthropic_results(content: bytes) -> list[dict[str, Any]]:
                       "error": None if ok else (result.get("error") or
                                                 {"type": result.get("type")})})
     return lines
-
-
-def _usage(protocol: str, raw: dict[str, Any]) -> Usage:
-    if protocol == "anthropic":
-        return Usage(input_tokens=int(raw.get("input_tokens") or 0),
-                     cache_read_tokens=int(raw.get("cache_read_input_tokens") or 0),
-                     cache_write_5m_tokens=int(raw.get("cache_creation_input_tokens") or 0),
-                     output_tokens=int(raw.get("output_tokens") or 0))
-    cached = int((raw.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
-    reasoning = int((raw.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0)
-    return Usage(input_tokens=int(raw.get("prompt_tokens") or 0) - cached,
-                 cache_read_tokens=cached, output_tokens=int(raw.get("completion_tokens") or 0),
-                 reasoning_tokens=reasoning)
 
 
 def _epoch(value: Any) -> float:

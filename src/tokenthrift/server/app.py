@@ -23,6 +23,7 @@ from ..types import EmbeddingRequest, WireFormat
 from ..wire import anthropic_messages
 from .admin import admin_routes
 from .attribution import attribution_for, client_key
+from .batches import BatchService
 from .chat import anthropic_messages_endpoint, openai_chat_completions
 from .http import error_response, read_json
 from .request_id import RequestIdMiddleware
@@ -139,11 +140,15 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 
 def create_app(gateway: Gateway) -> Starlette:
+    batches = BatchService(gateway)
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        batches.start()
         try:
             yield
         finally:
+            await batches.aclose()
             # Graceful shutdown (SIGTERM under uvicorn): flush every ledger row.
             await gateway.aclose()
 
@@ -159,6 +164,7 @@ def create_app(gateway: Gateway) -> Starlette:
         Route("/embeddings", embeddings, methods=["POST"]),
         *responses_routes(),
         *responses_routes(),
+        *batches.routes(),
         *admin_routes(gateway),
         *metrics_routes(gateway),
         *dashboard_routes(gateway),
@@ -170,4 +176,5 @@ def create_app(gateway: Gateway) -> Starlette:
         middleware=[Middleware(RequestIdMiddleware)],
     )
     app.state.gateway = gateway
+    app.state.batches = batches
     return app

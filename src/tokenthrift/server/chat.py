@@ -24,6 +24,7 @@ from ..pipeline import CompletionStream, Gateway
 from ..types import WireFormat
 from ..wire import anthropic_messages, openai_chat
 from .attribution import attribution_for, client_key, lever_directives
+from .batches import defer_if_asked
 from .http import error_response, read_json
 
 log = logging.getLogger("tokenthrift.server")
@@ -41,6 +42,9 @@ async def handle_chat(request: Request, wire_format: WireFormat) -> Response:
     try:
         body = await read_json(request, gateway.config.max_body_bytes)
         chat = wire.parse_request(body)
+        deferred = await defer_if_asked(request, wire_format, body, chat)
+        if deferred is not None:  # x-tokenthrift-defer: 202 and a job id (server/batches.py)
+            return deferred
         attribution = attribution_for(request.headers, chat)
         exchange = gateway.exchange(chat, attribution, endpoint=_endpoint(wire_format),
                                     started=started, request_id=request_id)
