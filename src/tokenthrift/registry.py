@@ -62,6 +62,8 @@ REGISTRY: tuple[LeverSpec, ...] = (
               settings="tokenthrift.levers.cache.settings:CacheSettings.from_config"),
     LeverSpec("routing", "tokenthrift.levers.routing:build",
               settings="tokenthrift.levers.routing.settings:RoutingSettings.from_config"),
+    LeverSpec("prompt_caching", "tokenthrift.levers.prompt_cache:build",
+              settings="tokenthrift.levers.prompt_cache.settings:PromptCacheSettings.from_config"),
     LeverSpec("batch", "tokenthrift.levers.batch:build",
               settings="tokenthrift.levers.batch.settings:parse"),
 )
@@ -69,7 +71,6 @@ REGISTRY: tuple[LeverSpec, ...] = (
 # Config sections of levers on the roadmap but not in this version.
 PLANNED: dict[str, str] = {
     "compression": "prompt compression",
-    "prompt_caching": "automatic provider prompt caching",
 }
 
 
