@@ -29,7 +29,7 @@ def batch_group() -> None:
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Results, one line per input line, in input order.")
 @click.option("--model", help="Model for lines that name none.")
-@click.option("--base-url", envvar=BASE_URL_ENV, default="http://127.0.0.1:4000",
+@click.option("--base-url", envvar=BASE_URL_ENV, default="http://127.0.0.1:8787",
               show_default=True, help=f"Gateway (or provider) URL (env {BASE_URL_ENV}).")
 @click.option("--api-key", envvar=API_KEY_ENV, default="tokenthrift",
               help=f"Client key (env {API_KEY_ENV}).")
