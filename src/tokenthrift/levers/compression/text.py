@@ -30,7 +30,7 @@ _INNER_SPACES = re.compile(r"(?<=\S)[ \t]{2,}")
 _HEAD = re.compile(
     r"^(?:#{1,6}[ \t][^\n]*"
     r"|(?:Document|Doc|Passage|Source|Context|Chunk|Result)\s*\[?\s*\d+\s*\]?"
-    r"(?:\s*\((?:Title:\s*)?[^)\n]*\))?\s*:?"
+    r"(?:\s*\((?:[^()\n]|\([^()\n]*\))*\))?\s*:?"
     r"|\[\d+\](?:\s*Title:[^\n]*)?"
     r"|Title:[^\n]*)",
     re.IGNORECASE,
@@ -38,62 +38,12 @@ _HEAD = re.compile(
 # Sentence ends: punctuation (and closing quotes/brackets), then space and a capital,
 # digit or opening quote. Abbreviations are filtered in ``split_sentences``.
 _SENTENCE_END = re.compile(r"[.!?][\"'\u201d\u2019)\]]*(?=\s+[\"'\u201c\u2018(\[]?[A-Z0-9])")
-_ABBREVIATIONS = frozenset(
-    [
-        "mr",
-        "mrs",
-        "ms",
-        "dr",
-        "prof",
-        "st",
-        "jr",
-        "sr",
-        "vs",
-        "no",
-        "nos",
-        "inc",
-        "ltd",
-        "co",
-        "corp",
-        "jan",
-        "feb",
-        "mar",
-        "apr",
-        "jun",
-        "jul",
-        "aug",
-        "sep",
-        "sept",
-        "oct",
-        "nov",
-        "dec",
-        "fig",
-        "figs",
-        "approx",
-        "est",
-        "gen",
-        "col",
-        "lt",
-        "sgt",
-        "capt",
-        "rev",
-        "mt",
-        "ft",
-        "op",
-        "vol",
-        "pp",
-        "ed",
-        "eds",
-        "al",
-        "e.g",
-        "i.e",
-        "etc",
-        "u.s",
-        "u.k",
-        "a.m",
-        "p.m",
-    ]
+_ABBREVIATION_TEXT = (
+    "mr mrs ms dr prof st jr sr vs no nos inc ltd co corp jan feb mar apr jun jul aug sep "
+    "sept oct nov dec fig figs approx est gen col lt sgt capt rev mt ft op vol pp ed eds al "
+    "e.g i.e etc u.s u.k a.m p.m"
 )
+_ABBREVIATIONS = frozenset(_ABBREVIATION_TEXT.split())
 # Repeated paragraphs shorter than this are left alone (separators, "Thanks!", list bullets).
 _MIN_REPEAT_CHARS = 40
 
