@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
+from .audit_cmd import audit
 from .batch_cmd import batch_group
+from .bench_cmd import bench_group
 from .budgets_cmd import budgets
 from .cache_cmd import cache
 from .compress_cmd import compress
@@ -36,3 +38,5 @@ cli.add_command(whatif)
 cli.add_command(batch_group)
 cli.add_command(prices)
 cli.add_command(compress)
+cli.add_command(bench_group)
+cli.add_command(audit)

@@ -3,7 +3,8 @@
 ``POST /emulator/faults`` takes one fault or a list (``{"kind": "status", "status":
 429, "retry_after": 2}``), ``GET`` lists pending faults, ``DELETE`` clears them;
 ``GET /emulator/health`` answers ``{"status": "ok"}``;
-``GET /emulator/stats`` counts requests by path, model and status; ``POST
+``GET /emulator/stats`` counts requests by path, model and status; ``GET
+/emulator/answers/TAG`` says what a tagged answer was made for (``answer_tags``); ``POST
 /emulator/reset`` forgets caches, rate-limit state, faults and stats. They need no API
 key: the emulator is a local development and test tool.
 """
@@ -56,6 +57,9 @@ def admin_reply(emulator: Emulator, method: str, path: str, body: bytes | None) 
         return _json(200, {"status": "ok"})
     elif path == "/emulator/stats" and method == "GET":
         return _json(200, emulator.stats())
+    elif path.startswith("/emulator/answers/") and method == "GET":
+        record = emulator.answer(path.removeprefix("/emulator/answers/"))
+        return _json(200, record) if record else _error(404, "no answer with that tag")
     elif path == "/emulator/reset" and method == "POST":
         emulator.reset()
         return _json(200, {"reset": True})

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from ..tokens import count_encoded, encoding_name_for_model
+from .answer_tags import tagged
 from .anthropic_prompt import Prompt, build_prompt
 from .anthropic_stream import message_events
 from .catalog import cache_minimum
@@ -57,6 +58,12 @@ def messages(state: EmulatorState, org: str, payload: dict[str, Any]) -> Outcome
     )  # fmt: skip
     seed = request_seed(model, seed_payload)
     reply = _reply(payload, encoding, seed, max_tokens, budget)
+    if state.answers is not None:
+        tag = state.answers.record(seed, model, "anthropic", payload)
+        for i, (block, text) in enumerate(reply.blocks):
+            if block["type"] == "text" and text is not None:
+                text = tagged(text, tag)
+                reply.blocks[i] = ({**block, "text": text.text}, text)
     usage = _usage(prompt, cache, reply)
     message = {
         "id": random_id("msg_01", 11),

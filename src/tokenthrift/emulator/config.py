@@ -85,6 +85,9 @@ class EmulatorConfig:
     batch_requests_per_s: float = 100.0
     batch_validation_s: float = 2.0
     batch_finalize_s: float = 2.0
+    # Start every generated text with [[answer:TAG]] and remember what each tag answered
+    # (``answer_tags.py``; GET /emulator/answers/TAG), for judging replays. Not billed.
+    tag_answers: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.error_rate <= 1.0:
@@ -123,6 +126,6 @@ def _parse_env_value(name: str, raw: str) -> Any:
         return float(raw)
     if name in _INTS:
         return int(raw)
-    if name == "accept_any_model":
+    if name in ("accept_any_model", "tag_answers"):
         return raw.strip().lower() in ("1", "true", "yes", "on")
     return frozenset(item.strip() for item in raw.split(",") if item.strip())

@@ -100,6 +100,11 @@ class Emulator:
             "faults_pending": [f.to_dict() for f in self._faults.pending()],
         }
 
+    def answer(self, tag: str) -> dict[str, Any] | None:
+        """What was answered under ``tag`` (``tag_answers``), or None."""
+        answers = self._state.answers
+        return None if answers is None else answers.get(tag)
+
     def reset(self) -> None:
         """Forget caches, rate-limit state, faults and stats."""
         self._state.clear()

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from ..tokens import chat_token_ids, count_chat, count_encoded, encoding_name_for_model
+from .answer_tags import tagged
 from .catalog import REASONING_TOKENS, is_reasoning_model
 from .generation import Generated, derive_seed, forced_reply, generate, request_seed
 from .openai_stream import chat_events
@@ -71,6 +72,10 @@ def chat_completions(state: EmulatorState, org: str, payload: dict[str, Any]) ->
         cached = state.prefix_cache.cached_tokens(namespace, ids)
     seed = request_seed(call.model, call.seed_payload)
     choices = [_choice(call, derive_seed(seed, index), index) for index in range(call.n)]
+    if state.answers is not None:
+        tag = state.answers.record(seed, call.model, "openai", payload)
+        for choice in choices:
+            choice.text = None if choice.text is None else tagged(choice.text, tag)
     completion = sum(c.tokens for c in choices)
     usage = {
         "prompt_tokens": prompt_tokens,

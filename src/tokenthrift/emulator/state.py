@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .answer_tags import AnswerJournal
 from .catalog import priced_provider
 from .config import EmulatorConfig
 from .prompt_cache import BreakpointCache, PrefixCache
@@ -17,6 +18,7 @@ class EmulatorState:
         self.clock = clock
         self.prefix_cache = PrefixCache(clock, config.openai_cache_ttl_s, config.max_cache_entries)
         self.breakpoint_cache = BreakpointCache(clock, config.max_cache_entries)
+        self.answers = AnswerJournal() if config.tag_answers else None
 
     def is_known_model(self, model: str) -> bool:
         return (
@@ -44,3 +46,5 @@ class EmulatorState:
     def clear(self) -> None:
         self.prefix_cache.clear()
         self.breakpoint_cache.clear()
+        if self.answers is not None:
+            self.answers.clear()
