@@ -34,7 +34,8 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 
 @pytest.fixture
-def otel(tmp_path: Path) -> Iterator[tuple[Any, Any, InMemorySpanExporter, InMemoryMetricReader]]:
+def otel(tmp_path: Path
+         ) -> Iterator[tuple[Any, Any, OtelObserver, InMemorySpanExporter, InMemoryMetricReader]]:
     spans = InMemorySpanExporter()
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
@@ -46,7 +47,8 @@ def otel(tmp_path: Path) -> Iterator[tuple[Any, Any, InMemorySpanExporter, InMem
     gateway = build_gateway(config_for(tmp_path, raw), observers=[observer])
     server = ServerThread(create_app(gateway)).start()
     try:
-        yield server, gateway, spans, reader
+        yield server, gateway, observer, spans, reader
+        observer.shutdown()
     finally:
         server.stop()
 
@@ -65,7 +67,7 @@ def test_a_span_per_request_with_genai_usage_and_savings(otel: Any) -> None:
     import anthropic
     import openai
 
-    server, gateway, spans, reader = otel
+    server, gateway, observer, spans, reader = otel
     client = openai.OpenAI(base_url=server.url + "/v1", api_key="sk-x", max_retries=0)
     for _ in range(2):  # the second one is an exact-cache hit
         client.chat.completions.create(model="gpt-4o-mini", temperature=0.0,
@@ -78,6 +80,7 @@ def test_a_span_per_request_with_genai_usage_and_savings(otel: Any) -> None:
     with pytest.raises(openai.BadRequestError):
         client.chat.completions.create(model="gpt-4.1-nano",
                                        messages=[{"role": "user", "content": "refused"}])
+    observer.flush()
     finished = spans.get_finished_spans()
     assert [s.name for s in finished] == ["chat gpt-4o-mini", "chat gpt-4o-mini",
                                           "chat claude-haiku-4-5", "chat gpt-4.1-nano"]

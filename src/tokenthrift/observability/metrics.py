@@ -31,6 +31,7 @@ TOKEN_TYPES = ("input", "output", "cache_read", "cache_write", "reasoning")
 DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                     0.25, 1.0)
+_MEMO_LIMIT = 4096  # label combinations remembered, so most requests skip LabelValues
 # record attribute per attribution label
 _SOURCE = {"model": "model", "provider": "provider", "team": "team", "task": "task",
            "customer": "customer", "user": "user", "key": "key_id"}
@@ -84,6 +85,8 @@ class GatewayMetrics:
         self.cache_entries = Gauge("tokenthrift_cache_entries",
                                    "Answers stored in the response cache.")
         self._sources = tuple(_SOURCE[label] for label in attrs)
+        self._others = tuple(s for s in self._sources if s not in ("model", "provider"))
+        self._labels: dict[tuple[str | None, ...], tuple[tuple[str, ...], tuple[str, str], str]] = {}
 
     @property
     def all(self) -> tuple[Metric, ...]:
@@ -97,16 +100,14 @@ class GatewayMetrics:
         self.observe(record)
 
     def observe(self, record: LedgerRecord) -> None:
-        bound = self.values
-        model = bound("model", record.served_model or record.requested_model)
-        provider = bound("provider", record.provider)
-        values: list[str] = []
-        for source in self._sources:
-            values.append(model if source == "model" else provider if source == "provider"
-                          else bound(source, getattr(record, source)))
-        attrs = tuple(values)
-        self.requests.inc((str(record.status), record.cache_status,
-                           bound("requested_model", record.requested_model), *attrs))
+        served = record.served_model or record.requested_model
+        raw = (served, record.provider, record.requested_model,
+               *(getattr(record, s) for s in self._others))
+        labels = self._labels.get(raw)
+        if labels is None:
+            labels = self._bind(record, served, raw)
+        attrs, where, requested = labels
+        self.requests.inc((str(record.status), record.cache_status, requested, *attrs))
         if record.cost_usd is not None:
             self.cost.inc(attrs, record.cost_usd)
         else:
@@ -125,9 +126,21 @@ class GatewayMetrics:
                                   ("reasoning", record.reasoning_tokens)):
             if count:
                 tokens.inc((token_type, *attrs), count)
-        where = (model, provider)
         self.duration.observe(where, record.latency_ms / 1000.0)
         self.overhead.observe(where, record.overhead_ms / 1000.0)
+
+    def _bind(self, record: LedgerRecord, served: str, raw: tuple[str | None, ...]
+              ) -> tuple[tuple[str, ...], tuple[str, str], str]:
+        """The bounded label values of a combination not seen before (then memoised)."""
+        bound = self.values
+        model, provider = bound("model", served), bound("provider", record.provider)
+        attrs = tuple(model if source == "model" else provider if source == "provider"
+                      else bound(source, getattr(record, source)) for source in self._sources)
+        labels = (attrs, (model, provider), bound("requested_model", record.requested_model))
+        if len(self._labels) >= _MEMO_LIMIT:  # random label values must not grow memory
+            self._labels.clear()
+        self._labels[raw] = labels
+        return labels
 
     def render(self) -> str:
         return render(self.all)

@@ -38,8 +38,8 @@
   // Stacked bars per time bucket; optional lines drawn over them.
   function stackedBars(container, t, series, lines, bucket, fmt = usd) {
     container.innerHTML = "";
-    const W = 900, H = container.classList.contains("small") ? 160 : 240, L = 64, R = 10, T = 10, B = 24;
-    const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", role: "img" }, container);
+    const W = Math.max(container.clientWidth || 900, 320), H = container.classList.contains("small") ? 160 : 240, L = 64, R = 36, T = 10, B = 24;
+    const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, role: "img" }, container);
     let marks = 0;
     if (!t.length) {
       container.innerHTML = '<p class="empty">No requests in this range.</p>';
@@ -74,7 +74,7 @@
         el("title", {}, rect).textContent = `${s.name} ${when(ts, bucket)}: ${fmt(v)}`;
         marks++;
       });
-      if (i % Math.ceil(t.length / 8) === 0)
+      if (i % Math.ceil(t.length / Math.max(2, Math.floor((W - L) / 110))) === 0)
         el("text", { x: L + i * step + step / 2, y: H - 6, "text-anchor": "middle" }, svg).textContent = when(ts, bucket);
     });
     lines.forEach((l) => {
