@@ -196,7 +196,7 @@ CASES: list[Case] = [
     ("chat-wrong-method", "GET", CHAT, None, {}, 405, OA, None),
     ("messages-wrong-method", "GET", MESSAGES, None, {}, 405, AN, None),
     # regression: used to answer an Anthropic client with an OpenAI-shaped error
-    ("messages-subpath", "POST", "/v1/messages/batches/x", b"{}", {}, 404, AN, None),
+    ("messages-subpath", "POST", "/v1/messages/unknown/x", b"{}", {}, 404, AN, None),
     ("count-tokens-no-model", "POST", "/v1/messages/count_tokens", b"{}", {}, 400, AN, None),
     ("models-wrong-method", "POST", "/v1/models", b"{}", {}, 405, OA, None),
     # admin API
