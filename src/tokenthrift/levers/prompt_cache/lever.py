@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
-from ...audit.template import example, template_fingerprint
 from ...errors import GatewayError
 from ...tokens import count_encoded, encoding_name_for_model
 from ...types import ChatRequest, TextPart, Usage, WireFormat
@@ -34,6 +33,7 @@ from .anthropic import AnthropicPlan, plan_breakpoints
 from .blocks import block_text
 from .reuse import ReuseTracker
 from .settings import SECTION, PromptCacheSettings
+from .template import example, template_fingerprint
 from .variance import HEAD_CHARS, PrefixVariance
 
 if TYPE_CHECKING:

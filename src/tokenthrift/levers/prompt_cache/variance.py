@@ -3,7 +3,7 @@
 Both providers cache *prefixes*: a timestamp, a request id or a user id at the top of
 the system prompt makes every prompt differ from its first tokens on, so nothing is
 ever read from cache (OpenAI needs the first 1,024 tokens identical). Such prompts are
-found by masking dates, numbers and ids (``audit.template.mask``): when the masked head
+found by masking dates, numbers and ids (``template.mask``): when the masked head
 of a prompt matches one seen before but the raw head does not, the difference is a
 variable part, and where it starts says how much of the prompt could have been cached.
 """
@@ -13,8 +13,8 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 
-from ...audit.template import mask
 from ...tokens import count_encoded
+from .template import mask
 
 # About the first 1,024 tokens of English text (the head OpenAI's cache needs identical).
 HEAD_CHARS = 4096
