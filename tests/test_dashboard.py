@@ -205,3 +205,11 @@ def test_report_format_html_writes_a_standalone_page(tmp_path: Path) -> None:
     assert stray.exit_code != 0 and "--format html" in stray.output
     table = runner.invoke(cli, ["report", "spend", "--ledger", location])
     assert table.exit_code == 0 and "search" in table.output  # other formats unchanged
+
+
+def test_dashboard_can_be_switched_off(tmp_path: Path) -> None:
+    raw = {"observability": {"dashboard": {"enabled": False}}}
+    with running_gateway(config_for(tmp_path, raw)) as gw:
+        assert _get(gw.url + "/ui")[0] == 404
+        assert _get(gw.url + "/ui/api/data")[0] == 404
+        assert _get(gw.url + "/metrics")[0] == 200  # metrics are a separate switch

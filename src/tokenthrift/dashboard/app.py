@@ -31,6 +31,7 @@ from starlette.routing import BaseRoute, Route
 from ..ledger.reports import parse_since
 from ..levers.governance.lever import GovernanceLever
 from ..observability.collect import budget_statuses
+from ..observability.settings import parse_observability
 from ..pipeline import Gateway
 from ..server.attribution import client_key
 from .data import Query, dashboard_data
@@ -84,6 +85,8 @@ class Access:
 
 
 def dashboard_routes(gateway: Gateway) -> list[BaseRoute]:
+    if not parse_observability(gateway.config.observability).dashboard:
+        return []
     access = Access(gateway)
 
     async def page(request: Request) -> Response:
