@@ -283,3 +283,16 @@ def _status(url: str, headers: dict[str, str]) -> int:
 def _body(url: str, headers: dict[str, str]) -> str:
     with urllib.request.urlopen(urllib.request.Request(url, headers=headers)) as response:
         return str(response.read().decode())
+
+
+def test_config_check_names_a_bad_observability_key(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from tokenthrift.cli.main import cli
+
+    bad, good = tmp_path / "bad.yaml", tmp_path / "good.yaml"
+    bad.write_text("observability:\n  metrics: {labels: [team, tenant]}\n")
+    good.write_text("observability:\n  metrics: {labels: [team, customer]}\n")
+    result = CliRunner().invoke(cli, ["config", "check", str(bad)])
+    assert result.exit_code == 1 and "observability.metrics.labels" in result.output
+    assert CliRunner().invoke(cli, ["config", "check", str(good)]).exit_code == 0

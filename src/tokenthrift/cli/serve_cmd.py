@@ -61,8 +61,10 @@ def serve(config_path: str | None, host: str, port: int, workers: int, log_level
 
 def check_levers(config: GatewayConfig) -> list[str]:
     """Run every registered lever's settings parser; the names of the enabled levers."""
+    from ..observability import parse_observability
     from ..registry import REGISTRY
 
+    parse_observability(config.observability)  # not a lever, but found here too
     enabled = []
     for spec in REGISTRY:
         settings = spec.parse_settings(config)
