@@ -78,7 +78,7 @@ def test_config_check_of_a_missing_file_exits_2(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("sections", "message"), [
-    ({"routing": {"enabled": True}}, "routing: the model right-sizing lever is not available"),
+    ({"routing": {"polices": {}}}, "routing.polices: unknown key 'polices'"),
     # Raised by the cache lever's own parser while the gateway is built.
     ({"cache": {"exact": {"tll": "1h"}}}, "cache.exact.tll: unknown key 'tll'"),
     # Valid, but the database is not there: still one line.
