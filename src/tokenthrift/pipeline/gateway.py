@@ -324,6 +324,13 @@ class Gateway:
 
         return await self.dispatcher.run(exchange, call)
 
+    async def authenticate(self, client_key: str | None) -> None:
+        """Check a caller's key as the levers admit a free call (a read of stored
+        responses, jobs…): no reservation, no ledger row; raises ``GatewayError``."""
+        await self._authenticate(Exchange(
+            request=None, attribution=Attribution(), requested_model="", wire_format="openai",
+            endpoint="lookup", client_key=client_key))
+
     async def list_models(self, *, client_key: str | None = None) -> list[str]:
         exchange = Exchange(request=None, attribution=Attribution(), requested_model="",
                             wire_format="openai", endpoint="models", client_key=client_key)

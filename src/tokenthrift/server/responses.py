@@ -24,9 +24,8 @@ from starlette.routing import BaseRoute, Route
 
 from ..accounting.cost import to_header
 from ..errors import GatewayError, StreamInterrupted
-from ..exchange import Exchange, new_request_id
+from ..exchange import new_request_id
 from ..pipeline import CompletionStream, Gateway
-from ..types import Attribution
 from ..wire import openai_responses
 from ..wire.openai_responses import ResponsesRequest, ResponsesStreamRenderer
 from .attribution import attribution_for, client_key, key_id, lever_directives
@@ -183,12 +182,9 @@ def _tenant(request: Request) -> str:
 
 
 async def _authenticate(gateway: Gateway, request: Request) -> None:
-    """The levers' admission check for a free endpoint (no reservation, no ledger row),
-    as for ``/v1/models``: a revoked or unknown key cannot read stored responses."""
-    exchange = Exchange(request=None, attribution=Attribution(), requested_model="",
-                        wire_format="openai", endpoint=ENDPOINT,
-                        client_key=client_key(request.headers))
-    await gateway._authenticate(exchange)
+    """The levers' admission check for a free call (no reservation, no ledger row), as
+    for ``/v1/models``: a revoked or unknown key cannot read stored responses."""
+    await gateway.authenticate(client_key(request.headers))
 
 
 def _not_found(response_id: str, *, param: str | None = None) -> GatewayError:

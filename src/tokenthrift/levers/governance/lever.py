@@ -76,7 +76,7 @@ class Ticket:
 # Endpoints that cost nothing: authenticated, never reserved against a budget.
 # Batch and deferred work is authenticated when it is submitted and charged to budgets
 # when its results land in the ledger (priced at batch rates), not reserved up front.
-FREE_ENDPOINTS = frozenset({"count_tokens", "models", "batches", "deferred"})
+FREE_ENDPOINTS = frozenset({"lookup", "count_tokens", "models", "batches", "deferred"})
 
 
 class GovernanceLever(Lever):
