@@ -23,11 +23,11 @@ import pytest
 from click.testing import CliRunner
 
 from gateway_harness import config_for, running_gateway
+from tokenthrift import registry
 from tokenthrift.accounting.settlement import Settlement
 from tokenthrift.cli.main import cli
 from tokenthrift.emulator import Fault
 from tokenthrift.exchange import Exchange
-from tokenthrift import registry
 from tokenthrift.levers.base import Billable, Lever, Unwound
 from tokenthrift.levers.context import LeverContext
 from tokenthrift.routes import Candidate
