@@ -219,3 +219,41 @@ def test_a_timestamp_at_the_top_of_the_system_prompt_is_flagged(tmp_path: Path) 
     # the same prompt without the variable part: cached, and not flagged
     assert control[1][0] > 3000
     assert all("varying_prefix_at_token" not in r.notes["prompt_cache"] for _, r in control)
+
+
+def test_a_growing_conversation_reads_the_previous_turn(tmp_path: Path) -> None:
+    history: list[dict[str, Any]] = [
+        {"role": "user", "content": "Here is my order history: " + SYSTEM[:3000]}]
+    reads, writes = [], []
+    with gateway(tmp_path) as run:
+        client = run.anthropic()
+        for turn in range(4):
+            answer = client.messages.create(model="claude-sonnet-4-5", max_tokens=16,
+                                            system=SYSTEM, messages=history)
+            reads.append(answer.usage.cache_read_input_tokens)
+            writes.append(answer.usage.cache_creation_input_tokens)
+            history += [{"role": "assistant", "content": answer.content[0].text or "ok"},
+                        {"role": "user", "content": f"and then question {turn}?"}]
+            run.clock.now += 20
+    assert reads[0] == writes[0] == 0  # first sight
+    # from the second turn on the latest turn is written; the next one reads all of it
+    assert writes[1] > 4000 and reads[2] == writes[1]
+    # each turn writes only what it added, and the next reads everything before it
+    assert reads[3] == reads[2] + writes[2] and 0 < writes[2] < 100
+
+
+def test_streamed_requests_are_shaped_and_netted_the_same(tmp_path: Path) -> None:
+    rows = []
+    with gateway(tmp_path) as run:
+        for i in range(3):
+            with run.anthropic().messages.with_streaming_response.create(
+                    model="claude-sonnet-4-5", max_tokens=16, system=SYSTEM, stream=True,
+                    messages=[{"role": "user", "content": f"streamed {i}"}]) as response:
+                for _ in response.iter_lines():
+                    pass
+                rows.append(response.headers["x-tokenthrift-request-id"])
+            run.clock.now += 3
+        records = [run.row(r) for r in rows]
+    assert records[1].cache_write_5m_tokens > 3000 and records[1].savings["prompt_cache"] < 0
+    assert records[2].cache_read_tokens == records[1].cache_write_5m_tokens
+    assert records[2].savings["prompt_cache"] > 0
