@@ -70,7 +70,9 @@ class AdminEndpoint:
 class Lever:
     """Base class: every hook is optional."""
 
-    # The lever's name: its config section and its key in ``exchange.notes``.
+    # The lever's name: its key in ``exchange.notes``/``ledger_notes`` and its usual
+    # savings column; its config section is the one its registry line names (mostly
+    # the same word: ``prompt_caching`` configures the ``prompt_cache`` lever).
     name: ClassVar[str] = "lever"
 
     def resolve(self, exchange: Exchange) -> None:
