@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 _TABLE = Path(__file__).parent / "data" / "calibration.json"
+_DEFAULTS = Path(__file__).parent / "data" / "defaults.json"
 MARGIN_Z = 0.5
 MIN_HITS = 10  # below this many hits a precision says nothing, whatever its bound
 
@@ -116,6 +117,24 @@ def _table() -> dict[str, Any]:
     if not _TABLE.is_file():
         return {}
     return dict(json.loads(_TABLE.read_text()))
+
+
+@lru_cache(maxsize=1)
+def _defaults() -> dict[str, Any]:
+    if not _DEFAULTS.is_file():
+        return {}
+    return dict(json.loads(_DEFAULTS.read_text()))
+
+
+def default_threshold(embedder: str, guards: tuple[str, ...]) -> float | None:
+    """The threshold shipped for ``embedder`` when the config sets neither ``threshold``
+    nor ``target_precision`` (``data/defaults.json``: chosen on the dev part of the
+    LLM-prompt pairs). None when nothing ships for this embedder, or the guards in use
+    lack one it was chosen with (the pairs it was chosen on would then hit more often)."""
+    chosen = _defaults().get(embedder)
+    if not chosen or not set(guards) >= set(chosen["guards"]):
+        return None
+    return float(chosen["threshold"])
 
 
 def shipped_threshold(embedder: str, guards: tuple[str, ...], target_precision: float) -> float:

@@ -44,10 +44,14 @@ class Decision:
 
 def decision_for(settings: SemanticSettings) -> Decision:
     """The decision the live cache makes with ``settings``."""
-    from .calibration import shipped_threshold
+    from .calibration import default_threshold, shipped_threshold
 
     if settings.threshold is not None:
         return Decision(settings.threshold, settings.guards)
+    if settings.target_precision is None:
+        default = default_threshold(settings.embedder, settings.guards)
+        if default is not None:
+            return Decision(default, settings.guards)
     target = settings.effective_target_precision
     assert target is not None
     return Decision(shipped_threshold(settings.embedder, settings.guards, target), settings.guards)

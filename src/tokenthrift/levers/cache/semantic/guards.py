@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from . import lexicon, names
 from .direction import names_swapped, roles_swapped
+from .template import one_slot_changed
 from .textfeatures import TextFeatures, features
 
 Guard = Callable[[TextFeatures, TextFeatures], bool]
@@ -87,6 +88,12 @@ def documents_differ(a: TextFeatures, b: TextFeatures) -> bool:
     return a.documents != b.documents
 
 
+def template_slot_differs(a: TextFeatures, b: TextFeatures) -> bool:
+    # The same wording with one meaningful word changed, added or removed: a template
+    # filled with another value, or a qualifier added ("…explain it to a child").
+    return one_slot_changed(a.tokens, b.tokens)
+
+
 GUARDS: dict[str, Guard] = {
     "numbers": numbers_differ,
     "negation": negation_differs,
@@ -95,9 +102,11 @@ GUARDS: dict[str, Guard] = {
     "entities": entities_differ,
     "documents": documents_differ,
     "question": question_kind_differs,
+    "template": template_slot_differs,
 }
 DEFAULT_GUARDS: tuple[str, ...] = (
     "numbers", "negation", "direction", "languages", "entities", "documents", "question",
+    "template",
 )
 
 
