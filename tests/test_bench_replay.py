@@ -144,3 +144,11 @@ def test_no_levers_costs_the_baseline_and_keeps_its_quality_exactly(trace_file: 
     assert report["quality_retained"] == 1.0 and report["saving_pct"] == 0.0
     assert report["by_lever"] == {}
     assert report["by_kind"]["class"]["requests"] == 3
+
+
+def test_demo_replay_prints_the_bench_report_for_the_dev_trace() -> None:
+    result = CliRunner().invoke(cli, ["demo", "--replay", "-n", "12", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["n"] == 12 and report["baseline_cost_usd"] > 0
+    assert set(report["by_kind"]) <= {"labels+class", "answers+class"}

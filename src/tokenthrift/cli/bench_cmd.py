@@ -75,6 +75,23 @@ def make_trace(data_dir: str, out: str, requests: int, seed: int, mix: tuple[str
     click.echo(json.dumps({"out": out, "requests": written, **facts}, indent=2))
 
 
+def run_demo_replay(requests: int, fmt: str) -> None:
+    """``tokenthrift demo --replay``: the dev trace's first ``requests`` requests."""
+    from ..bench.demo import demo_replay
+    from ..bench.trace import TraceError
+    from ..config import ConfigError
+
+    try:
+        with _progress(Console(stderr=True), requests) as progress:
+            result = demo_replay(requests, progress)
+    except (TraceError, ConfigError, RuntimeError) as exc:
+        raise click.ClickException(f"the replay could not run: {exc}") from None
+    if fmt == "json":
+        click.echo(json.dumps(result, indent=2))
+    else:
+        print_report(result, Console(highlight=False))
+
+
 class _progress:
     def __init__(self, console: Console, total: int) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -109,7 +126,8 @@ def print_report(result: dict[str, Any], console: Console) -> None:
         f"p50 gateway overhead {result['p50_overhead_ms']} ms")
     levers = Table(title="By lever", title_justify="left", box=box.SIMPLE_HEAD)
     for column in ("lever", "requests", "saved USD", "quality lost"):
-        levers.add_column(column, justify="left" if column == "lever" else "right")
+        levers.add_column(column, justify="left" if column == "lever" else "right",
+                          no_wrap=column == "lever")
     for name, row in result["by_lever"].items():
         levers.add_row(name, f"{row['requests']:,}", f"{row['saved_usd']:,.6f}",
                        f"{row['quality_lost']:.2%}")
@@ -117,7 +135,8 @@ def print_report(result: dict[str, Any], console: Console) -> None:
     kinds = Table(title="By answer key", title_justify="left", box=box.SIMPLE_HEAD)
     for column in ("key", "requests", "baseline USD", "USD", "saved", "quality as asked",
                    "quality"):
-        kinds.add_column(column, justify="left" if column == "key" else "right")
+        kinds.add_column(column, justify="left" if column == "key" else "right",
+                         no_wrap=column == "key")
     for name, row in result["by_kind"].items():
         kinds.add_row(name, f"{row['requests']:,}", f"{row['baseline_cost_usd']:,.6f}",
                       f"{row['cost_usd']:,.6f}", f"{row['saving_pct']:.1f}%",

@@ -95,12 +95,20 @@ _SPEND_COLUMNS = (
     show_default=True,
     help="How to print the final summary.",
 )
-def demo(requests: int, concurrency: int, data_dir: str, seed: int, fresh: bool, fmt: str) -> None:
+@click.option("--replay", is_flag=True,
+              help="Instead: replay the first REQUESTS requests of the dev trace with answer "
+                   "keys, as asked and under the recommended policy (tokenthrift bench replay).")
+def demo(requests: int, concurrency: int, data_dir: str, seed: int, fresh: bool, fmt: str,
+         replay: bool) -> None:
     """Replay a realistic multi-team workload through the gateway and show what it cost.
 
     Runs on any machine with no API keys: the built-in emulator plays OpenAI and
     Anthropic. Every number shown is read back from the ledger.
     """
+    if replay:
+        from .bench_cmd import run_demo_replay
+
+        return run_demo_replay(requests, fmt)
     options = DemoOptions(
         requests=requests, concurrency=concurrency, data_dir=data_dir, seed=seed, fresh=fresh
     )
