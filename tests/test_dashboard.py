@@ -76,6 +76,12 @@ def test_data_adds_up_to_the_ledger_and_filters_narrow_it(tmp_path: Path) -> Non
     assert by_team == pytest.approx({"search": 0.005, "billing": 0.003, "(none)": 0.0001})
     assert day["cache"] == {"by_status": {"exact": 2, "miss": 2}, "hit_rate": 0.5}
     assert [r["request_id"] for r in day["recent"]] == ["req_4", "req_3", "req_2", "req_1"]
+    # top prompts: the audit's templates (identical prompts by fingerprint), costliest first
+    prompts = day["top_prompts"]
+    assert [p["requests"] for p in prompts] == [1, 1, 2]
+    assert [p["cost_usd"] for p in prompts] == pytest.approx([0.004, 0.003, 0.0011])
+    assert prompts[2]["teams"] == ["(none)", "search"]
+    assert sum(p["requests"] for p in prompts) == 4 and prompts[0]["recommendations"] == []
 
     search = dashboard_data(ledger, Query(since=now - 86400, team="search"), now=now)
     assert search["totals"]["cost_usd"] == pytest.approx(0.005)

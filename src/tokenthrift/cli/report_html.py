@@ -32,10 +32,15 @@ def write_html(fmt: str, out: str | None, ledger: Ledger, result: Report, since:
         return False
     if out is None:
         raise click.BadParameter("--format html needs --out FILE", param_hint="--out")
+    from ..assembly import build_accountant
+    from ..config import GatewayConfig
     from ..dashboard.report import report_html
 
+    # The catalog's list prices re-price the audit's recommendations (as `audit` does).
+    accountant = build_accountant(GatewayConfig.embedded_default())
     path = Path(out)
-    path.write_text(report_html(ledger, result, since=since, title=title), encoding="utf-8")
+    path.write_text(report_html(ledger, result, since=since, title=title, accountant=accountant),
+                    encoding="utf-8")
     click.echo(f"wrote {path}: {title.lower()} ({len(result.rows)} rows) and the dashboard's "
                "charts; open it in a browser", err=True)
     return True

@@ -125,7 +125,8 @@ def dashboard_routes(gateway: Gateway) -> list[BaseRoute]:
         except ValueError as exc:
             return _json({"error": str(exc)}, 400)
         budgets = await _budgets(gateway)
-        body = await asyncio.to_thread(dashboard_data, gateway.ledger, query, budgets=budgets)
+        body = await asyncio.to_thread(dashboard_data, gateway.ledger, query, budgets=budgets,
+                                       accountant=gateway.accountant)
         return _json(body, 200)
 
     async def static(request: Request) -> Response:

@@ -5,7 +5,8 @@ cover every request in the range. Charts and tables are built from the range's m
 recent rows (at most ``max_rows``; ``truncated`` says when there were more): spend over
 time by team, model and customer, savings by lever over time against the baseline, the
 cache's hit rate, the routing mix (model asked for → model that served), the top
-prompts by cost and the latest requests with their cost breakdown.
+prompt templates by cost with the audit's recommendations (``tokenthrift audit``) and
+the latest requests with their cost breakdown.
 
 Money leaves as floats rounded to 10 decimals, like every JSON answer of the gateway.
 """
@@ -21,6 +22,10 @@ from decimal import Decimal
 from typing import Any
 
 from ..accounting.cost import to_float
+from ..accounting.settlement import Accountant
+from ..audit.recommend import recommend
+from ..audit.report import MIN_WINDOW_S, MONTH_S
+from ..audit.templates import group
 from ..ledger.base import Ledger
 from ..ledger.record import LEVERS, LedgerRecord
 
@@ -45,7 +50,8 @@ class Query:
 
 
 def dashboard_data(ledger: Ledger, query: Query, *, budgets: list[dict[str, Any]] | None = None,
-                   now: float | None = None) -> dict[str, Any]:
+                   accountant: Accountant | None = None, now: float | None = None
+                   ) -> dict[str, Any]:
     """Everything one dashboard view shows, as JSON-ready data."""
     now = time.time() if now is None else now
     teams = ledger.spend(["team"], query.since)
@@ -70,7 +76,7 @@ def dashboard_data(ledger: Ledger, query: Query, *, budgets: list[dict[str, Any]
         "levers": lever_totals(rows),
         "cache": cache_counts(rows),
         "routing": routing_mix(rows),
-        "top_prompts": top_prompts(rows),
+        "top_prompts": top_prompts(rows, accountant),
         "recent": [request_view(r) for r in reversed(rows[-RECENT:])],
         "budgets": budgets,
     }
@@ -154,27 +160,30 @@ def routing_mix(rows: list[LedgerRecord]) -> list[dict[str, Any]]:
             in sorted(mix.items(), key=lambda item: (-item[1][0], item[0]))]
 
 
-def top_prompts(rows: list[LedgerRecord]) -> list[dict[str, Any]]:
-    """Prompts (by fingerprint) that cost the most; the text only when the gateway stores
-    prompts in full (``storage.prompts: full``)."""
-    groups: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        if row.prompt_fingerprint is None:
-            continue
-        group = groups.setdefault(row.prompt_fingerprint, {
-            "fingerprint": row.prompt_fingerprint, "text": None, "requests": 0,
-            "cost": _ZERO, "saved": _ZERO, "teams": set(), "models": set()})
-        group["requests"] += 1
-        group["cost"] += row.cost_usd or _ZERO
-        group["saved"] += row.saved_usd or _ZERO
-        group["teams"].add(row.team or NONE_LABEL)
-        group["models"].add(row.requested_model)
-        group["text"] = group["text"] or row.prompt_text
-    ranked = sorted(groups.values(), key=lambda g: (-(g["cost"] + g["saved"]), g["fingerprint"]))
-    return [{"fingerprint": g["fingerprint"], "text": _clip(g["text"]), "requests": g["requests"],
-             "cost_usd": _usd(g["cost"]), "saved_usd": _usd(g["saved"]),
-             "teams": sorted(g["teams"]), "models": sorted(g["models"])}
-            for g in ranked[:TOP_PROMPTS]]
+def top_prompts(rows: list[LedgerRecord], accountant: Accountant | None = None
+                ) -> list[dict[str, Any]]:
+    """The costliest prompt templates, as ``tokenthrift audit`` groups them (dates, numbers
+    and ids masked; the text only when prompts are stored in full), with the audit's
+    recommendations when an accountant can re-price the rows."""
+    out = []
+    templates = group(rows)[:TOP_PROMPTS]
+    first = min((r.ts for r in rows), default=0.0)
+    last = max((r.ts for r in rows), default=0.0)
+    monthly = Decimal(MONTH_S) / Decimal(str(max(MIN_WINDOW_S, last - first)))
+    for template in templates:
+        advice = recommend(template, accountant) if accountant is not None else []
+        out.append({
+            "fingerprint": template.fingerprint,
+            "text": _clip(template.example or None),
+            "requests": template.requests,
+            "cost_usd": _usd(template.cost_usd),
+            "saved_usd": _usd(sum((r.saved_usd or _ZERO for r in template.rows), _ZERO)),
+            "teams": sorted({r.team or NONE_LABEL for r in template.rows}),
+            "models": sorted({r.requested_model for r in template.rows}),
+            "recommendations": [{"lever": r.lever, "reason": r.reason,
+                                 "monthly_usd": _usd(r.saving_usd * monthly)} for r in advice],
+        })
+    return out
 
 
 def request_view(row: LedgerRecord) -> dict[str, Any]:

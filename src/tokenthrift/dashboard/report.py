@@ -13,6 +13,7 @@ import time
 from decimal import Decimal
 from typing import Any
 
+from ..accounting.settlement import Accountant
 from ..ledger.base import Ledger
 from ..ledger.reports import Report
 from .app import asset
@@ -20,8 +21,9 @@ from .data import Query, dashboard_data
 
 
 def report_html(ledger: Ledger, report: Report, *, since: float | None, title: str,
-                now: float | None = None) -> str:
-    data = dashboard_data(ledger, Query(since=since), budgets=None, now=now)
+                accountant: Accountant | None = None, now: float | None = None) -> str:
+    data = dashboard_data(ledger, Query(since=since), budgets=None, accountant=accountant,
+                          now=now)
     page = asset("index.html")
     page = page.replace('<link rel="stylesheet" href="/ui/static/dashboard.css">',
                         f"<style>\n{asset('dashboard.css')}\n</style>")

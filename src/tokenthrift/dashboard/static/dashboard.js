@@ -166,9 +166,10 @@
   }
 
   function renderPrompts(d) {
-    $("prompts").innerHTML = table(["prompt", "teams", "models", "requests", "cost", "saved"], d.top_prompts.map((p) => [
+    $("prompts").innerHTML = table(["prompt template", "teams", "models", "requests", "cost", "saved", "the audit recommends"], d.top_prompts.map((p) => [
       p.text ? esc(p.text) : `<span class="mono">${esc(p.fingerprint.slice(0, 16))}…</span> <small>(text not stored: storage.prompts: full)</small>`,
-      esc(p.teams.join(", ")), esc(p.models.join(", ")), int(p.requests), usd(p.cost_usd), usd(p.saved_usd)]), [3, 4, 5]);
+      esc(p.teams.join(", ")), esc(p.models.join(", ")), int(p.requests), usd(p.cost_usd), usd(p.saved_usd),
+      (p.recommendations || []).map((r) => `<span title="${esc(r.reason)}">${esc(r.lever.replace(/_/g, " "))} ~${usd(r.monthly_usd)}/month</span>`).join("<br>") || "—"]), [3, 4, 5]);
   }
 
   function renderRecent(d) {
