@@ -74,6 +74,29 @@ def test_rag_context_shrinks_and_keeps_the_answer_system_tools_and_question() ->
     assert request_tokens(new, "gpt-4o") < 0.5 * request_tokens(request, "gpt-4o")
 
 
+@pytest.mark.parametrize("layout", [0, 1])
+def test_the_instruction_before_the_documents_and_the_question_after_them_are_kept(
+    layout: int,
+) -> None:
+    docs = context().replace("](Title:", "] (Title:")
+    instruction, question = (
+        ("Write a high-quality answer for the given question using only the provided "
+         "search results.", "Question: how many moons does saturn have\nAnswer:")
+        if layout == 0
+        else ("Using only the search results below, answer briefly.",
+              "Based on these documents, how many moons does saturn have?")
+    )
+    request = ChatRequest(model="gpt-4o", messages=[
+        Message("user", [TextPart(f"{instruction}\n\n{docs}\n\n{question}")])])
+    done = compress_request(request, Compressor(), 0.2)
+    assert done is not None
+    text = done.request.messages[0].text
+    assert text.startswith(instruction + "\n\nDocument [")
+    assert text.endswith(question)
+    assert "146 moons" in text
+    assert len(text) < 0.4 * len(request.messages[0].text)
+
+
 def test_the_original_request_is_never_mutated() -> None:
     request = rag_request()
     snapshot = copy.deepcopy(request)

@@ -3,6 +3,7 @@
 * **The question** is the end of the final user message: from its last ``Question:``
   (``Q:``, ``Query:``) line, else its last paragraph. It is never compressed, and it is
   what the rest is scored against. A final message of one paragraph is all question.
+  A short unlabelled first paragraph before the context is the instruction, also kept.
 * **Compressible**: the rest of the final user message (the pasted document, the RAG
   passages) and, with ``compress_history``, the text of older user/assistant turns
   (later turns score a little higher).
@@ -29,6 +30,9 @@ OMITTED = "…"
 _QUESTION_LINE = re.compile(r"(?im)^[ \t]*(?:question|q|query)[ \t]*:")
 # How much more the latest old turn scores than the oldest one.
 _RECENCY = 0.15
+# A first paragraph of at most this many words, without a document label, is an instruction.
+_INSTRUCTION_WORDS = 60
+_LABELLED = re.compile(r"^\s*(?:#|\[\d|(?:Document|Doc|Passage|Source|Context|Chunk|Result)\b)", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,11 +46,13 @@ class RequestCompression:
 
 @dataclass(frozen=True, slots=True)
 class _Slot:
-    """Where a compressible piece came from: message index, part index, kept tail."""
+    """Where a compressible piece came from: message index, part index, and the text
+    kept verbatim before (an instruction) and after it (the question)."""
 
     message: int
     part: int
     tail: str = ""
+    lead: str = ""
 
 
 def split_question(text: str) -> tuple[str, str]:
@@ -59,6 +65,18 @@ def split_question(text: str) -> tuple[str, str]:
     if len(paragraphs) < 2:
         return "", text
     return "\n\n".join(paragraphs[:-1]), paragraphs[-1].strip()
+
+
+def split_instruction(context: str) -> tuple[str, str]:
+    """(instruction, rest): a short unlabelled first paragraph ("Answer using only the
+    search results below.") is the task, not context, and is kept verbatim."""
+    paragraphs = re.split(r"\n[ \t]*\n", context.strip(), maxsplit=1)
+    if len(paragraphs) < 2:
+        return "", context
+    first = paragraphs[0].strip()
+    if len(first.split()) > _INSTRUCTION_WORDS or "```" in first or _LABELLED.match(first):
+        return "", context
+    return first, paragraphs[1]
 
 
 def _protected_until(request: ChatRequest, protect_prefix: bool) -> tuple[int, int]:
@@ -97,13 +115,14 @@ def _collect(
         for p, part in enumerate(message.content):
             if not isinstance(part, TextPart) or (m, p) <= boundary:
                 continue
-            text, tail = part.text, ""
+            text, tail, lead = part.text, "", ""
             if m == final and p == last_text:
                 text, tail = split_question(part.text)
+                lead, text = split_instruction(text)
                 question = tail
             if text.strip():
                 pieces.append(Piece(text, prior=prior))
-                slots.append(_Slot(m, p, tail))
+                slots.append(_Slot(m, p, tail, lead))
     return pieces, slots, question
 
 
@@ -131,7 +150,7 @@ def compress_request(
     messages = list(request.messages)
     edits: dict[tuple[int, int], str] = {}
     for slot, text in zip(slots, result.texts, strict=True):
-        edits[(slot.message, slot.part)] = "\n\n".join(t for t in (text, slot.tail) if t)
+        edits[(slot.message, slot.part)] = "\n\n".join(t for t in (slot.lead, text, slot.tail) if t)
     for m in sorted({m for m, _ in edits}):
         messages[m] = _rewritten(messages[m], m, edits)
     compressed = replace(request, messages=messages)
@@ -156,4 +175,11 @@ def request_tokens(request: ChatRequest, model: str) -> int:
     return count_chat([(m.role, m.text) for m in request.messages], model)
 
 
-__all__ = ["OMITTED", "RequestCompression", "compress_request", "request_tokens", "split_question"]
+__all__ = [
+    "OMITTED",
+    "RequestCompression",
+    "compress_request",
+    "request_tokens",
+    "split_instruction",
+    "split_question",
+]
