@@ -11,8 +11,15 @@ models:                       # the model names clients may ask for
     provider: openai
     upstream_model: gpt-4o    # default: the name itself
     fallbacks: [claude-sonnet-4-5]
+  - name: gpt-4o              # a second entry of one name: a pool of deployments
+    provider: azure
+    upstream_model: my-gpt-4o-deployment
+    weight: 1                 # share of the pool's traffic (default 1)
   - name: "*"                 # catch-all: any other name goes here
     provider: emulator
+routing_strategy: weighted    # how a pool is balanced: weighted | least_busy (per model:
+                              # models[i].routing_strategy)
+cooldown: {failures: 3, window_s: 60, period_s: 30}   # see pipeline.deployments
 retry: {max_retries: 2, backoff_s: 0.25, max_backoff_s: 8}
 timeout_s: 600                # per upstream attempt
 deadline_s: 600               # per request, retries and fallbacks included (default: timeout_s)
@@ -69,12 +76,15 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Top-level keys besides the lever sections (``registry.sections()``).
 _CORE_KEYS = ("providers", "models", "retry", "storage", "pricing", "timeout_s",
               "deadline_s", "connect_timeout_s", "max_body_bytes", "data_dir", "master_key",
-              "observability")
+              "observability", "routing_strategy", "cooldown")
+ROUTING_STRATEGIES = ("weighted", "least_busy")
+RoutingStrategy = Literal["weighted", "least_busy"]
 _PROVIDER_KEYS = ("type", "base_url", "api_key", "headers", "emulator")
 _LEDGER_SCHEMES = ("sqlite", "postgres", "postgresql")
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
-__all__ = ["ConfigError", "GatewayConfig", "ModelRoute", "ProviderConfig", "RetryConfig",
+__all__ = ["ConfigError", "CooldownConfig", "GatewayConfig", "ModelRoute", "ProviderConfig",
+           "RetryConfig",
            "StorageConfig", "load_config", "parse_config", "resolve_env"]
 
 
@@ -102,6 +112,10 @@ class ModelRoute:
     upstream_model: str | None = None
     fallbacks: list[str] = field(default_factory=list)
     timeout_s: float | None = None
+    # Entries sharing a name form a pool of deployments: ``weight`` is this one's share
+    # of the traffic, ``routing_strategy`` (None = the global one) how the pool is balanced.
+    weight: float = 1.0
+    routing_strategy: RoutingStrategy | None = None
 
     def matches(self, model: str) -> bool:
         if "*" in self.name or "?" in self.name:
@@ -116,6 +130,18 @@ class RetryConfig:
     max_backoff_s: float = 8.0
     # Longest retry-after we honour before giving up and trying a fallback instead.
     max_retry_after_s: float = 30.0
+
+
+@dataclass(slots=True)
+class CooldownConfig:
+    """A deployment with ``failures`` failed attempts (429, 5xx, timeouts, cut
+    connections) within ``window_s`` is tried last for ``period_s``, then probed by one
+    request (``pipeline.deployments``). Off unless the config has a ``cooldown`` section."""
+
+    enabled: bool = False
+    failures: int = 3
+    window_s: float = 60.0
+    period_s: float = 30.0
 
 
 @dataclass(slots=True)
@@ -159,6 +185,9 @@ class GatewayConfig:
     # Raw ``observability`` section (metrics, /ui, OpenTelemetry), parsed by
     # ``tokenthrift.observability.settings``.
     observability: dict[str, Any] = field(default_factory=dict)
+    # How a pool of deployments (``models`` entries sharing a name) is balanced.
+    routing_strategy: RoutingStrategy = "weighted"
+    cooldown: CooldownConfig = field(default_factory=CooldownConfig)
 
     def __repr__(self) -> str:  # never print secrets
         return f"GatewayConfig(models={[m.name for m in self.models]!r}, storage={self.storage!r})"
@@ -174,6 +203,13 @@ class GatewayConfig:
             if route.matches(model):
                 return route
         return None
+
+    def routes_for(self, model: str) -> list[ModelRoute]:
+        """Every deployment of ``model``: the entries named like the first that matches."""
+        first = self.route_for(model)
+        if first is None:
+            return []
+        return [route for route in self.models if route.name == first.name]
 
     @classmethod
     def embedded_default(cls, data_dir: str = DEFAULT_DATA_DIR) -> GatewayConfig:
@@ -245,6 +281,9 @@ def parse_config(raw: dict[str, Any]) -> GatewayConfig:
         master_key=_env_text(section, "master_key"),
         levers=_lever_sections(top),
         observability=mapping(top.get("observability"), "observability"),
+        routing_strategy=section.choice("routing_strategy", "weighted",  # type: ignore[arg-type]
+                                        ROUTING_STRATEGIES),
+        cooldown=_parse_cooldown(top.get("cooldown")),
     )
 
 
@@ -299,6 +338,21 @@ def _parse_retry(raw: Any) -> RetryConfig:
         max_backoff_s=section.seconds("max_backoff_s", defaults.max_backoff_s, minimum=0),
         max_retry_after_s=section.seconds("max_retry_after_s", defaults.max_retry_after_s,
                                           minimum=0),
+    )
+
+
+def _parse_cooldown(raw: Any) -> CooldownConfig:
+    """Off unless the section is there (``cooldown: true`` = the defaults): a cooldown
+    can move traffic to a fallback model, so it is a choice the config makes."""
+    if raw is None or isinstance(raw, bool):
+        return CooldownConfig(enabled=bool(raw))
+    section = Section(raw, "cooldown", CooldownConfig.__slots__)
+    defaults = CooldownConfig()
+    return CooldownConfig(
+        enabled=section.boolean("enabled", True),
+        failures=section.integer("failures", defaults.failures, positive=True),
+        window_s=section.duration("window_s", defaults.window_s),
+        period_s=section.duration("period_s", defaults.period_s),
     )
 
 
@@ -381,7 +435,29 @@ def _emulator_settings(raw: Any, where: str) -> dict[str, Any]:
 def _parse_models(raw: Any) -> list[ModelRoute]:
     if not isinstance(raw, list):
         raise expected("models", "a list of {name, provider}", raw)
-    return [_parse_model(entry, f"models[{i}]") for i, entry in enumerate(raw)]
+    models = [_parse_model(entry, f"models[{i}]") for i, entry in enumerate(raw)]
+    _check_pools(models)
+    return models
+
+
+def _check_pools(models: list[ModelRoute]) -> None:
+    """Entries sharing a name are one pool: each deployment distinct, one strategy."""
+    seen: dict[tuple[str, str, str | None], int] = {}
+    strategy: dict[str, tuple[int, str]] = {}
+    for i, route in enumerate(models):
+        key = (route.name, route.provider, route.upstream_model)
+        if key in seen:
+            raise ConfigError(f"models[{i}]: the same deployment as models[{seen[key]}] "
+                              f"({route.name!r} on provider {route.provider!r}); a second "
+                              f"deployment needs another provider or upstream_model")
+        seen[key] = i
+        if route.routing_strategy is None:
+            continue
+        first = strategy.setdefault(route.name, (i, route.routing_strategy))
+        if first[1] != route.routing_strategy:
+            raise ConfigError(f"models[{i}].routing_strategy: {route.routing_strategy!r} "
+                              f"differs from models[{first[0]}] ({first[1]!r}) of the same "
+                              f"pool {route.name!r}")
 
 
 def _parse_model(raw: Any, where: str) -> ModelRoute:
@@ -396,4 +472,7 @@ def _parse_model(raw: Any, where: str) -> ModelRoute:
         upstream_model=section.optional_text("upstream_model"),
         fallbacks=text_list(fallbacks, f"{where}.fallbacks", what="a list of model names"),
         timeout_s=section.optional_seconds("timeout_s", positive=True),
+        weight=section.number("weight", 1.0, positive=True),
+        routing_strategy=(section.choice("routing_strategy", "weighted", ROUTING_STRATEGIES)  # type: ignore[arg-type]
+                          if "routing_strategy" in section else None),
     )

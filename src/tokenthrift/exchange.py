@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from .ledger.record import CacheStatus
-from .routes import Candidate
+from .routes import Candidate, Cascade
 from .types import Attribution, ChatRequest, ChatResponse, Usage, WireFormat
 
 # Seeded once from the OS: os.urandom costs ~30 µs per call on some VMs, far too much
@@ -62,6 +62,8 @@ class Exchange:
     response_headers: dict[str, str] = field(default_factory=dict)
     # The models dispatch tries, in order (primary, then fallbacks); levers may rewrite.
     candidates: list[Candidate] = field(default_factory=list)
+    # Steps to escalate to when the candidates' answer is rejected (routing's cascade).
+    cascade: Cascade | None = None
     # The request as the client sent it (``request`` may be rewritten by levers).
     original_request: ChatRequest | None = None
     # Per-request state of each lever, by lever name (never read by another lever).

@@ -253,7 +253,7 @@ class Gateway:
                 first, upstream = replay[0], _aiter(replay[1:])
             else:
                 await self._rewrite(exchange)
-                first, upstream = await self.dispatcher.run(exchange, call)
+                first, upstream = await self.dispatcher.run(exchange, call, hold=True)
         except BaseException as error:
             await self._fail(exchange, error)
             raise
@@ -261,6 +261,7 @@ class Gateway:
 
     async def _finish_stream(self, stream: CompletionStream) -> Settlement:
         exchange = stream.exchange
+        self.dispatcher.release(exchange)  # its deployment is no longer in flight
         if exchange.cache_status == "miss":
             usage = stream.accumulator.usage
             if usage is None or exchange.status != 200:
