@@ -252,3 +252,40 @@ def test_a_hung_upstream_is_answered_within_the_request_deadline(tmp_path: Path)
         assert status == 504
         row = gw.ledger_row(headers["x-tokenthrift-request-id"])
         assert row.retries == 0 and row.status == 504
+
+
+def test_every_lever_on_one_request_and_the_savings_still_add_up(tmp_path: Path) -> None:
+    """Routing (auto → the cheap Claude), compression (a long attached document) and
+    provider prompt caching (a long, stable system prompt) on the same requests: each
+    lever reports its own step and the steps add up to baseline - cost exactly."""
+    raw = {**EMULATED, "models": [{"name": "*", "provider": "emu"}],
+           "cache": {"exact": False},
+           "routing": {"policies": {"auto": {"strong": "claude-sonnet-4-5",
+                                             "weak": "claude-haiku-4-5"}},
+                       "tasks": {"extraction": "claude-haiku-4-5"}},
+           "compression": {"enabled": True, "target_ratio": 0.4, "min_tokens": 200},
+           "prompt_caching": {"anthropic": "auto"}}
+    system = "You answer questions about the attached report. Cite the paragraph. " * 400
+    filler = ("The committee reviewed the quarterly figures for the northern depot and "
+              "noted the usual seasonal pattern in deliveries. ")
+    rows = []
+    with running_gateway(config_for(tmp_path, raw)) as gw:
+        for i in range(3):
+            report = "\n\n".join(
+                [filler * 3] * 6 + [f"The depot opened its new loading bay in month {i + 3}."]
+                + [filler * 3] * 6)
+            raw_response = gw.anthropic().messages.with_raw_response.create(
+                model="auto", max_tokens=300, system=system,
+                messages=[{"role": "user", "content": f"{report}\n\nQuestion: In which month "
+                           "did the depot open its new loading bay?"}],
+                extra_headers={"x-tokenthrift-task": "extraction"})
+            rows.append(gw.ledger_row(raw_response.headers["x-tokenthrift-request-id"]))
+    for row in rows:
+        assert row.served_model.startswith("claude-haiku-4-5")
+        assert row.savings["routing"] > 0 and row.savings["compression"] > 0
+        assert row.baseline_cost_usd - row.cost_usd == row.saved_usd + row.unattributed_usd
+        assert row.saved_usd == sum(row.savings.values(), Decimal(0))
+        assert row.unattributed_usd == 0
+    # The repeated system prompt is written once, then read: a premium, then a gain.
+    assert rows[-1].cache_read_tokens > 0 and rows[-1].savings["prompt_cache"] > 0
+    assert any(r.savings.get("prompt_cache", 0) < 0 for r in rows)
