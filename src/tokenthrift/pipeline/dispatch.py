@@ -111,7 +111,7 @@ class Dispatcher:
                 self.deployments.done(candidate)
             return result
         assert last_error is not None
-        raise client_facing(last_error)
+        raise client_facing(last_error) from last_error
 
     async def _cascade(self, exchange: Exchange, cascade: Cascade, call: UpstreamCall[T],
                        hold: bool) -> T:
@@ -128,7 +128,8 @@ class Dispatcher:
                 out_of_time = exchange.deadline is not None and self._clock() >= exchange.deadline
                 if last or out_of_time or error.status in _NO_FALLBACK:
                     raise
-                self._reject(exchange, cascade, None, f"error:{error.status}")
+                upstream = error.__cause__ if isinstance(error.__cause__, UpstreamError) else error
+                self._reject(exchange, cascade, None, f"error:{upstream.status}")
                 continue
             if last or not isinstance(result, ChatResponse):
                 return result

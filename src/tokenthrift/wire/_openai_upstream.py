@@ -270,6 +270,9 @@ def parse_upstream_response(body: dict[str, Any]) -> ChatResponse:
     """
     choices = [_choice(raw, i) for i, raw in enumerate(up_dicts(body.get("choices"), "choices"))]
     extra = {k: body[k] for k in ("system_fingerprint", "service_tier") if body.get(k) is not None}
+    mean = _mean_logprob(body.get("choices"))
+    if mean is not None:  # routing's cascade judges an answer by it (never rendered)
+        extra["mean_logprob"] = mean
     return ChatResponse(
         id=up_str(body.get("id"), "id"),
         model=up_str(body.get("model"), "model"),
@@ -278,6 +281,18 @@ def parse_upstream_response(body: dict[str, Any]) -> ChatResponse:
         created=up_int(body.get("created"), "created"),
         extra=extra,
     )
+
+
+def _mean_logprob(choices: Any) -> float | None:
+    """Mean token logprob of the first choice, when the upstream returned logprobs."""
+    first = choices[0] if isinstance(choices, list) and choices else None
+    logprobs = first.get("logprobs") if isinstance(first, dict) else None
+    content = logprobs.get("content") if isinstance(logprobs, dict) else None
+    if not isinstance(content, list) or not content:
+        return None
+    values = [t.get("logprob") for t in content if isinstance(t, dict)]
+    numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    return sum(numbers) / len(numbers) if numbers else None
 
 
 def _choice(raw: dict[str, Any], position: int) -> Choice:

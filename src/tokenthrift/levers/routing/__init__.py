@@ -4,6 +4,7 @@
   acceptable | prompt), trained and evaluated with ``tokenthrift router train|eval``.
 * ``tasks``: the offline task-type classifier (abstains when unsure).
 * ``metrics`` / ``evaluation`` / ``data``: RouteLLM's APGR and CPT on labelled CSVs.
+* ``cascade`` / ``schema``: cheapest model first, escalate when its answer fails a check.
 
 See ``docs/routing.md``.
 """
@@ -18,14 +19,14 @@ if TYPE_CHECKING:
 
 
 def build(context: LeverContext) -> Lever | None:
-    """The routing lever, or None when the config has no ``routing`` policies."""
+    """The routing lever, or None when the config has no ``routing`` policies or cascade."""
     from .lever import build_lever
     from .settings import RoutingSettings
 
     settings = RoutingSettings.from_config(context.config)
-    if not settings.enabled or not (settings.policies or settings.apply_to):
+    if not settings.enabled or not (settings.policies or settings.apply_to or settings.cascade):
         return None
-    return build_lever(settings, context.config)
+    return build_lever(settings, context.config, context.accountant)
 
 
 __all__ = ["build"]

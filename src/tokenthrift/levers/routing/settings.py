@@ -10,11 +10,13 @@ routing:
   fallbacks: {gpt-4o: [claude-sonnet-4-5]}
   router: path/to/router.json # default: the built-in router
   classify_tasks: true        # run the task classifier when the client gave no task
+  cascade: {models: [gpt-4o-mini, gpt-4o], accept: {...}}   # see cascade.py
 ```
 
 A client asks for a policy by model name (``auto`` or ``tokenthrift/auto``), or for a
 model in ``apply_to`` (then the policy whose ``strong`` is that model applies, else the
-first policy with that model as its strong one).
+first policy with that model as its strong one). The model name ``cascade`` (or
+``tokenthrift/cascade``) asks for ``routing.cascade``.
 """
 
 from __future__ import annotations
@@ -34,9 +36,11 @@ from ...config_section import (
     text,
     text_list,
 )
+from .cascade import CASCADE_MODEL, CascadeSettings, parse_cascade
 from .tasks import TASKS
 
-_KEYS = ("enabled", "policies", "tasks", "apply_to", "fallbacks", "router", "classify_tasks")
+_KEYS = ("enabled", "policies", "tasks", "apply_to", "fallbacks", "router", "classify_tasks",
+         "cascade")
 _POLICY_KEYS = ("strong", "weak", "quality_target")
 POLICY_PREFIX = "tokenthrift/"
 DEFAULT_QUALITY_TARGET = 0.95
@@ -59,6 +63,10 @@ class RoutingSettings:
     fallbacks: dict[str, list[str]] = field(default_factory=dict)
     router: str | None = None
     classify_tasks: bool = True
+    cascade: CascadeSettings | None = None
+
+    def asks_for_cascade(self, model: str) -> bool:
+        return self.cascade is not None and model.removeprefix(POLICY_PREFIX) == CASCADE_MODEL
 
     def policy_for(self, model: str) -> Policy | None:
         """The policy a requested model name selects, or None (routing leaves it alone)."""
@@ -101,7 +109,11 @@ class RoutingSettings:
             fallbacks=fallbacks,
             router=optional_text(raw.get("router"), "routing.router"),
             classify_tasks=boolean(raw.get("classify_tasks", True), "routing.classify_tasks"),
+            cascade=parse_cascade(raw.get("cascade")),
         )
+        if settings.cascade is not None and CASCADE_MODEL in policies:
+            raise ConfigError(f"routing.policies.{CASCADE_MODEL}: the name {CASCADE_MODEL!r} asks "
+                              f"for routing.cascade; give the policy another name")
         settings.check_models(config)
         return settings
 
@@ -113,6 +125,8 @@ class RoutingSettings:
                       (f"routing.policies.{policy.name}.weak", policy.weak)]
         named += [(f"routing.tasks.{task}", model) for task, model in self.tasks.items()]
         named += [(f"routing.fallbacks.{m}", f) for m, chain in self.fallbacks.items() for f in chain]
+        if self.cascade is not None:
+            named += [("routing.cascade.models", m) for m in self.cascade.models]
         for where, model in named:
             if config.route_for(model) is None:
                 raise ConfigError(f"{where}: model {model!r} is not served by any entry of models")
