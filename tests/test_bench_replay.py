@@ -152,3 +152,43 @@ def test_demo_replay_prints_the_bench_report_for_the_dev_trace() -> None:
     report = json.loads(result.stdout)
     assert report["n"] == 12 and report["baseline_cost_usd"] > 0
     assert set(report["by_kind"]) <= {"labels+class", "answers+class"}
+
+
+TOPICS = ("budget", "roads", "libraries", "harbour", "schools", "markets", "bridges",
+          "parks", "water", "gardens", "housing", "transport", "archives", "festivals")
+
+
+def qa_line(rid: str, at: float, question: str, answer: str) -> dict[str, Any]:
+    passages = [f"Document [{i}] (Title: Council minutes on {topic}) The council debated "
+                f"{topic} spending for district {i} and agreed on {topic} repairs in spring. "
+                f"Residents asked for better {topic} services near the station."
+                for i, topic in enumerate(TOPICS)]
+    passages.insert(3, "Document [x] (Title: Lighthouse) The old lighthouse keeper was "
+                       "Margarethe Olsen, who kept the light burning for forty years.")
+    context = "\n\n".join(passages)
+    return line(rid, at, {"kind": "answers", "answers": [answer]}, messages=[
+        {"role": "user", "content": f"Answer from the documents.\n\n{context}\n\n"
+                                    f"Question: {question}\nAnswer:"}])
+
+
+def test_a_compression_that_drops_every_answer_string_is_blamed(tmp_path: Path) -> None:
+    trace = read_trace(_write(tmp_path / "qa.jsonl", [
+        # The answer sits in the passage the question is about: compression keeps it.
+        qa_line("kept", 0, "Who was the old lighthouse keeper?", "Margarethe Olsen"),
+        # The "answer" sits in a passage the question is not about: compression drops it.
+        qa_line("dropped", 10, "Who was the old lighthouse keeper?",
+                "roads spending for district 1 and"),
+    ]))
+    policy = {"compression": {"enabled": True, "target_ratio": 0.1, "min_tokens": 200}}
+    baseline = run_once(trace, policy, tmp_path / "b", levers_on=False, speed=0)
+    run = run_once(trace, policy, tmp_path / "p", levers_on=True, speed=0)
+    assert verdicts(baseline) == {"kept": True, "dropped": True}
+    assert verdicts(run) == {"kept": True, "dropped": False}
+    result = summary(baseline, run)
+    assert result["by_lever"]["compression"]["quality_lost"] == 0.5
+    assert result["by_lever"]["compression"]["saved_usd"] > 0
+
+
+def _write(path: Path, lines: list[dict[str, Any]]) -> Path:
+    path.write_bytes(b"".join(orjson.dumps(x) + b"\n" for x in lines))
+    return path
