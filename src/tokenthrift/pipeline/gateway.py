@@ -57,6 +57,19 @@ class Observer(Protocol):
     def record(self, exchange: Exchange, settlement: Settlement, record: LedgerRecord) -> None: ...
 
 
+class Forwarder(Protocol):
+    """Sends one attempt to a provider in place of the provider's own protocol call: an
+    endpoint whose wire format some upstreams speak natively (the Responses API) forwards
+    the client's body there and translates for the rest. Dispatch (candidates, retries,
+    fallbacks) and every lever hook run as for any request."""
+
+    async def complete(self, provider: Provider, request: ChatRequest, model: str, *,
+                       timeout: float, shape: Shaper | None) -> ChatResponse: ...
+
+    async def open_stream(self, provider: Provider, request: ChatRequest, model: str, *,
+                          timeout: float, shape: Shaper | None) -> AsyncIterator[StreamEvent]: ...
+
+
 @dataclass(slots=True)
 class Completion:
     response: ChatResponse
@@ -193,8 +206,8 @@ class Gateway:
     # -- chat -------------------------------------------------------------------------
 
     async def complete(self, request: ChatRequest, attribution: Attribution | None = None, *,
-                       exchange: Exchange | None = None, client_key: str | None = None
-                       ) -> Completion:
+                       exchange: Exchange | None = None, client_key: str | None = None,
+                       forward: Forwarder | None = None) -> Completion:
         exchange = exchange or self.exchange(request, attribution or Attribution(),
                                              endpoint=_endpoint(request.source_format))
         if client_key is not None:
@@ -202,6 +215,9 @@ class Gateway:
         await self._admit(exchange)
 
         async def call(provider: Provider, model: str, timeout: float) -> ChatResponse:
+            if forward is not None:
+                return await forward.complete(provider, exchange.request or request, model,
+                                              timeout=timeout, shape=self._shaper(exchange))
             return await provider.complete(exchange.request or request, model, timeout=timeout,
                                            shape=self._shaper(exchange))
 
@@ -221,8 +237,8 @@ class Gateway:
                           self.accountant.headers(exchange, settlement))
 
     async def stream(self, request: ChatRequest, attribution: Attribution | None = None, *,
-                     exchange: Exchange | None = None, client_key: str | None = None
-                     ) -> CompletionStream:
+                     exchange: Exchange | None = None, client_key: str | None = None,
+                     forward: Forwarder | None = None) -> CompletionStream:
         exchange = exchange or self.exchange(request, attribution or Attribution(),
                                              endpoint=_endpoint(request.source_format))
         if client_key is not None:
@@ -231,8 +247,12 @@ class Gateway:
 
         async def call(provider: Provider, model: str, timeout: float
                        ) -> tuple[StreamEvent, AsyncIterator[StreamEvent]]:
-            events = await provider.open_stream(exchange.request or request, model,
-                                                timeout=timeout, shape=self._shaper(exchange))
+            sent, shape = exchange.request or request, self._shaper(exchange)
+            if forward is None:
+                events = await provider.open_stream(sent, model, timeout=timeout, shape=shape)
+            else:
+                events = await forward.open_stream(provider, sent, model, timeout=timeout,
+                                                   shape=shape)
             try:
                 # Wait for the first event here, so a stream that dies (or stalls) before
                 # sending anything is retried or falls back while the client has seen
@@ -445,4 +465,4 @@ class Gateway:
 def _endpoint(wire_format: WireFormat) -> str:
     return "messages" if wire_format == "anthropic" else "chat.completions"
 
-__all__ = ["Completion", "CompletionStream", "Gateway", "Observer"]
+__all__ = ["Completion", "CompletionStream", "Forwarder", "Gateway", "Observer"]

@@ -21,6 +21,14 @@ def network_transport(settings: ProviderConfig) -> Transport:
     return HTTPTransport(settings.base_url or DEFAULT_BASE_URLS[settings.type])
 
 
+def speaks_responses(settings: ProviderConfig) -> bool:
+    """Whether an OpenAI-protocol upstream is known to serve the Responses API: OpenAI
+    itself. Compatible servers (vLLM, Ollama, Azure…) get Responses requests translated
+    to chat completions, which every one of them serves."""
+    base = (settings.base_url or DEFAULT_BASE_URLS["openai"]).rstrip("/")
+    return base == DEFAULT_BASE_URLS["openai"]
+
+
 class ProviderSet:
     """All configured providers, created once and shared by every request.
 
@@ -39,13 +47,17 @@ class ProviderSet:
             if settings.type == "emulator":
                 key = settings.api_key or EMULATOR_API_KEY
                 self._emulated[name] = (
-                    OpenAIProvider(name, transport, api_key=key, path_prefix="/v1"),
+                    OpenAIProvider(name, transport, api_key=key, path_prefix="/v1",
+                                   responses_api=True),
                     AnthropicProvider(name, transport, api_key=key),
                 )
+            elif settings.type == "anthropic":
+                self._providers[name] = AnthropicProvider(
+                    name, transport, api_key=settings.api_key, headers=settings.headers)
             else:
-                cls = AnthropicProvider if settings.type == "anthropic" else OpenAIProvider
-                self._providers[name] = cls(name, transport, api_key=settings.api_key,
-                                            headers=settings.headers)
+                self._providers[name] = OpenAIProvider(
+                    name, transport, api_key=settings.api_key, headers=settings.headers,
+                    responses_api=speaks_responses(settings))
 
     def get(self, provider_name: str, upstream_model: str) -> Provider:
         if provider_name in self._emulated:

@@ -7,6 +7,14 @@ to this API: a request may continue a stored response (``previous_response_id``)
 the answer is stored (``store``, default true) per tenant in the ledger's database
 (``response_store``). The response id is the ledger row's request id with a ``resp_``
 prefix, so a response and its cost are found from one another.
+
+Each attempt is forwarded natively to an OpenAI-protocol upstream that speaks the
+Responses API and translated for the rest (``responses_forward``); the
+``x-tokenthrift-upstream-api`` header says which API answered (``responses``,
+``chat.completions`` or ``messages``; absent for a cache hit). A forwarded answer is
+relayed as the upstream's own ``response`` object under the gateway's id; a forwarded
+stream is re-rendered from the canonical events (as cache hits and translated streams
+are), so its events always carry the gateway's id and sequence numbers.
 """
 
 from __future__ import annotations
@@ -26,16 +34,19 @@ from ..accounting.cost import to_header
 from ..errors import GatewayError, StreamInterrupted
 from ..exchange import new_request_id
 from ..pipeline import CompletionStream, Gateway
-from ..wire import openai_responses
+from ..wire import _responses_items, openai_responses
+from ..wire._responses_upstream import relayed
 from ..wire.openai_responses import ResponsesRequest, ResponsesStreamRenderer
 from .attribution import attribution_for, client_key, key_id, lever_directives
 from .chat import SettlingStreamingResponse
 from .http import error_response, read_json
-from .response_store import ResponseStore
+from .response_store import ResponseStore, StoredResponse
+from .responses_forward import ResponsesForwarder
 
 log = logging.getLogger("tokenthrift.server")
 JSON = "application/json"
 ENDPOINT = "responses"
+UPSTREAM_API_HEADER = "x-tokenthrift-upstream-api"
 
 
 def response_id_for(request_id: str) -> str:
@@ -55,6 +66,8 @@ class ResponsesEndpoints:
             Route("/responses", self.create, methods=["POST"]),
             Route("/v1/responses/{response_id}", self.retrieve, methods=["GET"]),
             Route("/v1/responses/{response_id}", self.delete, methods=["DELETE"]),
+            Route("/v1/responses/{response_id}/input_items", self.list_input_items,
+                  methods=["GET"]),
         ]
 
     async def store_for(self, gateway: Gateway) -> ResponseStore:
@@ -83,17 +96,27 @@ class ResponsesEndpoints:
             exchange.directives = lever_directives(request.headers)
             key = client_key(request.headers)
             response_id = response_id_for(request_id)
+            forward = ResponsesForwarder(parsed, history)
             if chat.stream:
-                stream = await gateway.stream(chat, exchange=exchange, client_key=key)
+                stream = await gateway.stream(chat, exchange=exchange, client_key=key,
+                                              forward=forward)
                 relay = self._relay(gateway, stream, parsed, response_id, tenant, history)
                 return SettlingStreamingResponse(
                     stream, relay, media_type="text/event-stream",
-                    headers={**stream.headers, "cache-control": "no-cache"})
-            completion = await gateway.complete(chat, exchange=exchange, client_key=key)
-            payload = openai_responses.render_response(completion.response, parsed, response_id)
+                    headers={**stream.headers, **_api_header(forward),
+                             "cache-control": "no-cache"})
+            completion = await gateway.complete(chat, exchange=exchange, client_key=key,
+                                                forward=forward)
+            if forward.upstream is not None:
+                payload = relayed(forward.upstream, response_id=response_id, store=parsed.store,
+                                  previous_response_id=parsed.previous_response_id)
+            else:
+                payload = openai_responses.render_response(completion.response, parsed,
+                                                           response_id)
             if parsed.store:
                 await self._keep(gateway, tenant, parsed, history, payload)
-            return Response(orjson.dumps(payload), media_type=JSON, headers=completion.headers)
+            return Response(orjson.dumps(payload), media_type=JSON,
+                            headers={**completion.headers, **_api_header(forward)})
         except GatewayError as error:
             response = error_response(error, "openai")
             response.headers["x-tokenthrift-request-id"] = request_id
@@ -113,7 +136,8 @@ class ResponsesEndpoints:
 
     async def _keep(self, gateway: Gateway, tenant: str, parsed: ResponsesRequest,
                     history: list[dict[str, Any]], payload: dict[str, Any]) -> None:
-        items = openai_responses.conversation_items(parsed, history, payload["output"])
+        items = openai_responses.conversation_items(parsed, history, payload["output"],
+                                                    payload["id"])
         store = await self.store_for(gateway)
         try:
             await asyncio.to_thread(store.put, tenant, payload["id"], payload, items)
@@ -146,17 +170,32 @@ class ResponsesEndpoints:
     # -- GET / DELETE -----------------------------------------------------------
 
     async def retrieve(self, request: Request) -> Response:
-        gateway: Gateway = request.app.state.gateway
-        response_id = request.path_params["response_id"]
         try:
-            await _authenticate(gateway, request)
-            store = await self.store_for(gateway)
-            stored = await asyncio.to_thread(store.get, _tenant(request), response_id)
-            if stored is None:
-                raise _not_found(response_id)
+            stored = await self._stored(request)
         except GatewayError as error:
             return error_response(error, "openai")
         return Response(orjson.dumps(stored.body), media_type=JSON)
+
+    async def list_input_items(self, request: Request) -> Response:
+        """The context a stored response was answered from, paged as OpenAI lists it."""
+        try:
+            stored = await self._stored(request)
+            items = _responses_items.input_items(stored.items, stored.body.get("output") or [],
+                                                 stored.id)
+            body = _responses_items.page(items, dict(request.query_params))
+        except GatewayError as error:
+            return error_response(error, "openai")
+        return Response(orjson.dumps(body), media_type=JSON)
+
+    async def _stored(self, request: Request) -> StoredResponse:
+        gateway: Gateway = request.app.state.gateway
+        response_id = request.path_params["response_id"]
+        await _authenticate(gateway, request)
+        store = await self.store_for(gateway)
+        stored = await asyncio.to_thread(store.get, _tenant(request), response_id)
+        if stored is None:
+            raise _not_found(response_id)
+        return stored
 
     async def delete(self, request: Request) -> Response:
         gateway: Gateway = request.app.state.gateway
@@ -174,6 +213,10 @@ class ResponsesEndpoints:
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
+
+
+def _api_header(forward: ResponsesForwarder) -> dict[str, str]:
+    return {UPSTREAM_API_HEADER: forward.api} if forward.api is not None else {}
 
 
 def _tenant(request: Request) -> str:

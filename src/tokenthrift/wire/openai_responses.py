@@ -55,6 +55,7 @@ from tokenthrift.wire._fields import (
     require_str,
     split_data_url,
 )
+from tokenthrift.wire._responses_items import with_ids
 from tokenthrift.wire._usage import at_most, consistent, token_count, usage_object
 
 # Body keys whose meaning this gateway cannot honour: refused rather than ignored, since
@@ -92,6 +93,8 @@ class ResponsesRequest:
     metadata: dict[str, Any] = field(default_factory=dict)
     max_output_tokens: int | None = None
     background: bool = False
+    # The body as the client sent it: what is forwarded to an upstream speaking the API.
+    body: dict[str, Any] = field(default_factory=dict)
 
     def with_history(self, history: list[dict[str, Any]]) -> None:
         """Prefix the stored conversation of ``previous_response_id`` to the messages."""
@@ -112,7 +115,8 @@ def parse_request(body: dict[str, Any]) -> ResponsesRequest:
                        messages=[], source_format="openai")
     parsed = ResponsesRequest(chat=chat, input_items=items,
                               instructions=opt_str(body, "instructions"),
-                              previous_response_id=opt_str(body, "previous_response_id"))
+                              previous_response_id=opt_str(body, "previous_response_id"),
+                              body=body)
     store = opt_bool(body, "store")
     parsed.store = True if store is None else store
     parsed.background = bool(opt_bool(body, "background"))
@@ -409,10 +413,11 @@ def render_response(resp: ChatResponse, parsed: ResponsesRequest,
 
 
 def conversation_items(parsed: ResponsesRequest, history: list[dict[str, Any]],
-                       output: list[dict[str, Any]]) -> list[dict[str, Any]]:
+                       output: list[dict[str, Any]], response_id: str) -> list[dict[str, Any]]:
     """What a stored response keeps for ``previous_response_id``: the context it was
-    answered from (without instructions) and its output, as input items."""
-    return [*history, *parsed.input_items, *output]
+    answered from (without instructions) and its output, as input items. Its own input
+    items get ids (as ``GET /v1/responses/{id}/input_items`` lists them)."""
+    return [*history, *with_ids(parsed.input_items, response_id), *output]
 
 
 # ------------------------------------------------------------------------------ usage
