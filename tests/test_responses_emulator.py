@@ -4,6 +4,7 @@ the same token counts and rules as its chat endpoint."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import openai
 import pytest
@@ -53,3 +54,19 @@ def test_faults_and_unsupported_state(served: tuple[openai.OpenAI, Emulator]) ->
     with pytest.raises(openai.BadRequestError) as refused:
         client.responses.create(model="gpt-4o", input="x", previous_response_id="resp_1")
     assert refused.value.body["param"] == "previous_response_id"  # type: ignore[index]
+
+
+def test_reasoning_items_like_openai_without_store(served: tuple[openai.OpenAI, Emulator]
+                                                   ) -> None:
+    client, _ = served
+    answer = client.responses.create(model="o4-mini", input="hi", reasoning={"effort": "low"},
+                                     include=["reasoning.encrypted_content"])
+    reasoning = answer.output[0]
+    assert reasoning.type == "reasoning" and reasoning.encrypted_content
+    assert client.responses.create(model="gpt-4o", input="hi").output[0].type == "message"
+    sealed: Any = reasoning.model_dump(exclude_none=True)
+    follow: Any = [{"role": "user", "content": "hi"}, sealed, {"role": "user", "content": "more"}]
+    assert client.responses.create(model="o4-mini", input=follow).status == "completed"
+    bare: Any = {k: v for k, v in sealed.items() if k != "encrypted_content"}
+    with pytest.raises(openai.NotFoundError):  # nothing stored to refer to
+        client.responses.create(model="o4-mini", input=[follow[0], bare, follow[2]])

@@ -218,6 +218,37 @@ def test_a_forwarded_conversation_is_kept_by_the_gateway_and_sent_whole(
         == [listed.data[-1].id]
 
 
+def test_reasoning_items_go_back_upstream_only_with_encrypted_content(
+        emulated: tuple[RunningGateway, Recording]) -> None:
+    gw, recording = emulated
+    client = gw.openai()
+    first = client.responses.create(model="o4-mini", input="Plan [[emulator:reply=Lyon]]",
+                                    reasoning={"effort": "low"}, extra_headers=NO_CACHE)
+    assert [item.type for item in first.output] == ["reasoning", "message"]  # relayed as is
+    # Continued through the gateway, or by passing the output back as input: the upstream
+    # stored nothing, so a reasoning item without encrypted content is not sent (it
+    # would be a 404 there, as the emulator answers like OpenAI).
+    client.responses.create(model="o4-mini", previous_response_id=first.id, input="and?",
+                            extra_headers=NO_CACHE)
+    assert [item["type"] for item in _last_body(recording, "/v1/responses")["input"]] \
+        == ["message", "message", "message"]
+    passed_back: Any = [{"role": "user", "content": "Plan"},
+                        *[item.model_dump(exclude_none=True) for item in first.output],
+                        {"role": "user", "content": "and?"}]
+    client.responses.create(model="o4-mini", store=False, input=passed_back,
+                            extra_headers=NO_CACHE)
+    assert "reasoning" not in [i.get("type") for i in _last_body(recording, "/v1/responses")["input"]]
+    sealed = client.responses.create(model="o4-mini", input="Plan [[emulator:reply=Nice]]",
+                                     include=["reasoning.encrypted_content"],
+                                     reasoning={"effort": "low"}, extra_headers=NO_CACHE)
+    assert sealed.output[0].encrypted_content  # type: ignore[union-attr]
+    client.responses.create(model="o4-mini", previous_response_id=sealed.id, input="and?",
+                            extra_headers=NO_CACHE)
+    sent = _last_body(recording, "/v1/responses")["input"]
+    assert [item["type"] for item in sent] == ["message", "reasoning", "message", "message"]
+    assert sent[1]["encrypted_content"] == sealed.output[0].encrypted_content  # type: ignore[union-attr]
+
+
 def test_input_items_belong_to_the_key_that_made_the_response(
         emulated: tuple[RunningGateway, Recording]) -> None:
     gw, _ = emulated

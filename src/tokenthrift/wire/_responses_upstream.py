@@ -10,10 +10,12 @@ for (``include``, ``truncation``, ``top_logprobs``…) keep their meaning, with:
   ``server.response_store``) followed by the client's input items. The upstream never
   holds state for the gateway: ``store`` is false and ``previous_response_id`` is not sent,
   so tenants stay isolated by the gateway and any deployment or fallback can continue a
-  conversation. Items from stored output lose their ``id`` (the upstream kept nothing
-  to refer to), and ``reasoning`` items are only sent back when they carry
-  ``encrypted_content`` (``include: ["reasoning.encrypted_content"]``), the one form an
-  upstream accepts without having stored them;
+  conversation. Since the upstream keeps nothing, items lose their ``id`` (nothing to
+  refer to), and ``reasoning`` items are only sent when they carry ``encrypted_content``
+  (``include: ["reasoning.encrypted_content"]``), the one form an upstream accepts
+  without having stored them; this holds for the client's own input items too (a
+  client passing back a response's output items as input, as with OpenAI's own
+  ``store``, would otherwise name reasoning items no upstream kept);
 * ``stream``: as the client asked.
 
 The levers' ``shape`` hook knows chat bodies, so it runs on the chat body this request
@@ -75,7 +77,7 @@ def upstream_body(body: dict[str, Any], history: list[dict[str, Any]], model: st
     items = [{"type": "message", "role": "user", "content": given}] if isinstance(given, str) \
         else list(given or [])
     out["model"] = model
-    out["input"] = forwardable(history) + items
+    out["input"] = forwardable([*history, *items])
     out["store"] = False
     if stream:
         out["stream"] = True
