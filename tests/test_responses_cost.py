@@ -68,6 +68,8 @@ def test_gpt_4o_response_with_a_cached_prompt_is_priced_at_the_cached_rate(
         expected = ((usage.input_tokens - cached) * GPT_4O_INPUT + cached * GPT_4O_CACHED
                     + usage.output_tokens * GPT_4O_OUTPUT) / 1_000_000
         assert Decimal(second.headers["x-tokenthrift-cost-usd"]) == expected
+        # Forwarded to the emulator's /v1/responses: priced from its Responses usage.
+        assert second.headers["x-tokenthrift-upstream-api"] == "responses"
         row = gw.ledger_row(second.headers["x-tokenthrift-request-id"])
         assert (row.input_tokens, row.cache_read_tokens) == (usage.input_tokens - cached, cached)
         assert Decimal(str(row.cost_usd)) == expected

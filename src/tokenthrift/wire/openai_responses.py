@@ -9,7 +9,9 @@ Any configured model answers: the request becomes an ordinary canonical chat req
 (instructions -> system message, input items -> messages, flat function tools -> tools,
 ``text.format`` -> ``response_format``, ``max_output_tokens`` -> ``max_tokens``,
 ``reasoning.effort`` -> ``reasoning_effort``), so every lever and the accounting apply
-exactly as for chat, and a Claude model can answer a Responses request.
+exactly as for chat, and a Claude model can answer a Responses request. Levers decide on
+that canonical form; an OpenAI-protocol upstream that speaks this API is then sent the
+client's own body (``_responses_upstream``), the others the canonical request.
 
 Usage semantics (API reference, "usage"): ``input_tokens`` *includes*
 ``input_tokens_details.cached_tokens`` and ``output_tokens`` includes
