@@ -19,7 +19,7 @@ from ..types import (
     Usage,
     WireFormat,
 )
-from ..wire._fields import MAX_JSON_DEPTH, nesting_exceeds
+from ..wire._fields import MAX_JSON_DEPTH, may_nest_deeper, nesting_exceeds
 from ..wire.sse import SSEDecoder
 from .base import Shaper
 from .errors import upstream_error
@@ -176,7 +176,8 @@ async def sse_data(reply: UpstreamReply) -> AsyncIterator[tuple[str | None, dict
                     parsed = orjson.loads(data)
                 except orjson.JSONDecodeError:
                     raise StreamInterrupted("upstream sent malformed stream data") from None
-                if not isinstance(parsed, dict) or nesting_exceeds(parsed):
+                if not isinstance(parsed, dict) or (
+                        may_nest_deeper(data) and nesting_exceeds(parsed)):
                     raise StreamInterrupted("upstream sent malformed stream data")
                 yield event, parsed
     finally:
@@ -190,7 +191,7 @@ def _json_object(body: bytes) -> dict[str, Any]:
         raise UpstreamError("upstream returned invalid JSON", status=502) from None
     if not isinstance(parsed, dict):
         raise UpstreamError("upstream returned an unexpected JSON shape", status=502)
-    if nesting_exceeds(parsed):
+    if may_nest_deeper(body) and nesting_exceeds(parsed):
         raise UpstreamError(
             f"upstream returned JSON nested deeper than {MAX_JSON_DEPTH} levels", status=502
         )

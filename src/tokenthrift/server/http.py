@@ -12,7 +12,7 @@ from starlette.responses import Response
 from ..errors import GatewayError, InvalidRequest
 from ..types import WireFormat
 from ..wire import anthropic_messages, openai_chat
-from ..wire._fields import MAX_JSON_DEPTH, nesting_exceeds
+from ..wire._fields import MAX_JSON_DEPTH, may_nest_deeper, nesting_exceeds
 
 # How long a client may take to send its whole body once the headers are in. Without it
 # a client that stops sending holds a connection and a task forever (slowloris).
@@ -50,7 +50,7 @@ async def read_json(
         ) from None
     if not isinstance(parsed, dict):
         raise InvalidRequest("request body must be a JSON object")
-    if nesting_exceeds(parsed, max_depth):
+    if may_nest_deeper(body, max_depth) and nesting_exceeds(parsed, max_depth):
         raise InvalidRequest(
             f"request body nests objects and arrays deeper than {max_depth} levels",
             code="nesting_too_deep",
