@@ -48,7 +48,9 @@ def _default_guards() -> tuple[str, ...]:
 @dataclass(frozen=True, slots=True)
 class SemanticSettings:
     enabled: bool = False
-    # Exactly one of the two decides the threshold; neither = DEFAULT_TARGET_PRECISION.
+    # At most one of the two decides the threshold; neither = the threshold shipped in
+    # data/defaults.json for the embedder (chosen on LLM prompts), or, when none ships or
+    # a guard it was chosen with is off, DEFAULT_TARGET_PRECISION on the QQP curve.
     target_precision: float | None = None
     threshold: float | None = None
     ttl: float | None = 3600.0  # seconds; None = entries never expire
