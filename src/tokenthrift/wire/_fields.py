@@ -217,7 +217,7 @@ def passthrough(extra: dict[str, Any], body: dict[str, Any]) -> None:
 MAX_JSON_DEPTH = 64
 
 
-def may_nest_deeper(raw: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> bool:
+def may_nest_deeper(raw: bytes | bytearray | str, max_depth: int = MAX_JSON_DEPTH) -> bool:
     """False when the JSON text ``raw`` cannot nest deeper than ``max_depth``: it holds
     fewer opening brackets than that (strings included, so an upper bound). Counting is
     done in C, so the common request skips the walk of ``nesting_exceeds`` entirely."""
