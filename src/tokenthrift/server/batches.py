@@ -18,6 +18,7 @@ import secrets
 import time
 from dataclasses import asdict
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 from starlette.requests import Request
@@ -26,11 +27,12 @@ from starlette.routing import BaseRoute, Route
 
 from ..errors import GatewayError, InvalidRequest
 from ..exchange import Exchange
-from ..levers.batch import BatchLever, Job, TrackedBatch
+from ..levers.batch import ANONYMOUS, BatchLever, Job, TrackedBatch
 from ..pipeline import Gateway
 from ..providers.wire_provider import WireProvider
 from ..types import Attribution, ChatRequest, WireFormat
 from .attribution import attribution_for, client_key, lever_directives
+from .batch_upstream import UpstreamBatches
 from .batch_worker import BatchWorker
 from .http import error_response
 
@@ -40,6 +42,8 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _ENDED = {"completed", "failed", "expired", "cancelled", "ended"}
 JSON = "application/json"
+_LISTS = ("/v1/files", "/v1/batches", "/v1/messages/batches")
+MAX_LIST_PAGES = 20  # upstream pages a list walks past holding none of the caller's ids
 
 
 class BatchService:
@@ -84,36 +88,100 @@ class BatchService:
         try:
             worker = self._worker()
             attribution = await self._admit(request, "batches")
+            owner = attribution.key_id or ANONYMOUS
             body = await request.body()
+            self._authorize(request, owner, body)
             upstream = worker.upstream(protocol)
             query = f"?{request.url.query}" if request.url.query else ""
-            status, data, content_type = await upstream.read(
-                request.method, path + query, body or None,
-                request.headers.get("content-type", JSON))
+            if request.method == "GET" and path in _LISTS:
+                status, data, content_type = await self._list(
+                    upstream, path, dict(request.query_params), owner)
+            else:
+                status, data, content_type = await upstream.read(
+                    request.method, path + query, body or None,
+                    request.headers.get("content-type", JSON))
         except GatewayError as error:
             return error_response(error, protocol)
         if status < 400 and content_type.startswith(JSON):
-            data = await self._observe(request, protocol, upstream.name, attribution, data)
+            data = await self._observe(request, protocol, upstream.name, attribution, owner,
+                                       data)
         return Response(data, status_code=status, media_type=content_type)
 
+    def _authorize(self, request: Request, owner: str, body: bytes) -> None:
+        """404, as for an id that does not exist, for a file or batch the caller does not
+        own — including the input file of a batch it creates."""
+        assert self.lever is not None
+        parts = request.url.path.strip("/").split("/")[1:]  # after "v1"
+        if parts[0] == "messages":
+            parts = parts[1:]
+        kind = "file" if parts[0] == "files" else "batch"
+        object_id = parts[1] if len(parts) > 1 else None
+        if object_id is None and request.method == "POST" and request.url.path == "/v1/batches":
+            kind, object_id = "file", _input_file(body)
+        if object_id is not None and self.lever.store.owner(object_id, kind) != owner:
+            noun = "File" if kind == "file" else "batch"
+            raise GatewayError("not_found", f"No {noun} found with id '{object_id}'.")
+
+    async def _list(self, upstream: UpstreamBatches, path: str, params: dict[str, str],
+                    owner: str) -> tuple[int, bytes, str]:
+        """A list of the caller's own files or batches: the upstream's pages filtered,
+        following its cursor past pages that hold none of them (up to MAX_LIST_PAGES)."""
+        assert self.lever is not None
+        kind = "file" if path == "/v1/files" else "batch"
+        backwards = "before_id" in params
+        cursor = "before_id" if backwards else \
+            "after_id" if path.startswith("/v1/messages/") else "after"
+        mine: list[dict[str, Any]] = []
+        page: dict[str, Any] = {}
+        for _ in range(MAX_LIST_PAGES):
+            query = f"?{urlencode(params)}" if params else ""
+            status, data, content_type = await upstream.read("GET", path + query)
+            payload = orjson.loads(data) if status < 400 and content_type.startswith(JSON) \
+                else None
+            items = payload.get("data") if isinstance(payload, dict) else None
+            if not isinstance(payload, dict) or not isinstance(items, list):
+                return status, data, content_type
+            page = payload
+            items = [x for x in items if isinstance(x, dict) and isinstance(x.get("id"), str)]
+            owned = self.lever.store.owned([x["id"] for x in items], kind, owner)
+            mine += [x for x in items if x["id"] in owned]
+            if mine or not payload.get("has_more") or not items:
+                break
+            params[cursor] = items[0 if backwards else -1]["id"]
+        page["data"] = mine
+        if "first_id" in page or "last_id" in page:
+            page["first_id"] = mine[0]["id"] if mine else None
+            page["last_id"] = mine[-1]["id"] if mine else None
+        return status, orjson.dumps(page), content_type
+
     async def _observe(self, request: Request, protocol: str, provider: str,
-                       attribution: Attribution, data: bytes) -> bytes:
-        """Track created batches; settle ended ones the client looks at; point Anthropic's
+                       attribution: Attribution, owner: str, data: bytes) -> bytes:
+        """Record who owns created files and batches (and a batch's output files); track
+        created batches; settle ended ones the client looks at; point Anthropic's
         ``results_url`` at the gateway."""
         assert self.lever is not None and self.worker is not None
         path = request.url.path
-        if not (path.endswith("/batches") or "/batches/" in path):
-            return data
         payload = orjson.loads(data)
         if not isinstance(payload, dict):
             return data
+        store = self.lever.store
         batch_id = payload.get("id")
+        if request.method == "POST" and path == "/v1/files" and isinstance(batch_id, str):
+            store.own(batch_id, "file", owner)
+        if not (path.endswith("/batches") or "/batches/" in path):
+            return data
+        for item in payload.get("data") or []:  # a list: the caller's own batches
+            if isinstance(item, dict):
+                self._own_outputs(item, owner)
         if request.method == "POST" and path in ("/v1/batches", "/v1/messages/batches"):
-            self.lever.store.track(TrackedBatch(str(batch_id), provider, protocol,
-                                                asdict(attribution), deferred=False))
+            if isinstance(batch_id, str):
+                store.own(batch_id, "batch", owner)
+            store.track(TrackedBatch(str(batch_id), provider, protocol,
+                                     asdict(attribution), deferred=False))
+        self._own_outputs(payload, owner)
         state = payload.get("status") or payload.get("processing_status")
         if isinstance(batch_id, str) and state in _ENDED:
-            tracked = self.lever.store.tracked(batch_id)
+            tracked = store.tracked(batch_id)
             if tracked is not None:
                 await self.worker.settle(tracked)
         if payload.get("results_url"):
@@ -121,6 +189,14 @@ class BatchService:
             payload["results_url"] = f"{base}/v1/messages/batches/{batch_id}/results"
             return orjson.dumps(payload)
         return data
+
+    def _own_outputs(self, batch: dict[str, Any], owner: str) -> None:
+        """A batch's output and error files belong to whoever owns the batch."""
+        assert self.lever is not None
+        for field in ("output_file_id", "error_file_id"):
+            file_id = batch.get(field)
+            if isinstance(file_id, str) and file_id:
+                self.lever.store.own(file_id, "file", owner)
 
     async def _admit(self, request: Request, endpoint: str,
                      chat: ChatRequest | None = None) -> Attribution:
@@ -183,6 +259,17 @@ class BatchService:
         except GatewayError as error:
             return error_response(error, "openai")
         return Response(orjson.dumps(job.as_json()), media_type=JSON)
+
+
+def _input_file(body: bytes) -> str | None:
+    """The ``input_file_id`` of a batch to create (None when there is none to check: the
+    upstream refuses such a request itself)."""
+    try:
+        payload = orjson.loads(body or b"null")
+    except orjson.JSONDecodeError:
+        return None
+    file_id = payload.get("input_file_id") if isinstance(payload, dict) else None
+    return file_id if isinstance(file_id, str) else None
 
 
 def _duration(text: str, limit: float) -> float:

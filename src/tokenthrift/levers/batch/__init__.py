@@ -12,7 +12,7 @@ from ..base import Lever
 from ..context import LeverContext
 from .lever import BatchLever
 from .settings import BatchSettings, parse
-from .store import BatchStore, Job, TrackedBatch
+from .store import ANONYMOUS, BatchStore, Job, TrackedBatch
 
 
 def build(context: LeverContext) -> Lever | None:
@@ -23,4 +23,4 @@ def build(context: LeverContext) -> Lever | None:
     return BatchLever(settings, BatchStore(path))
 
 
-__all__ = ["BatchLever", "BatchSettings", "BatchStore", "Job", "TrackedBatch", "build"]
+__all__ = ["ANONYMOUS", "BatchLever", "BatchSettings", "BatchStore", "Job", "TrackedBatch", "build"]

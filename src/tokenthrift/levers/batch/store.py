@@ -6,6 +6,9 @@ status (queued → submitted → completed | failed) and, when done, the respons
 client's wire format. ``batches``: one row per batch with the provider, protocol, who
 created it and whether its results were settled (so a restart settles each batch once;
 the ledger rows' ids are derived from batch id + custom_id, so even a repeat is a no-op).
+``owners``: who owns each file and batch created through the gateway (the client's hashed
+key id, ``anonymous`` without a key): the passthrough routes answer only the owner
+(``docs/security.md``). The first owner recorded for an id stays its owner.
 """
 
 from __future__ import annotations
@@ -30,7 +33,11 @@ CREATE TABLE IF NOT EXISTS batches (
     id TEXT PRIMARY KEY, provider TEXT NOT NULL, protocol TEXT NOT NULL,
     attribution TEXT NOT NULL, created_at REAL NOT NULL, deferred INTEGER NOT NULL,
     settled_at REAL);
+CREATE TABLE IF NOT EXISTS owners (
+    id TEXT NOT NULL, kind TEXT NOT NULL, owner TEXT NOT NULL, created_at REAL NOT NULL,
+    PRIMARY KEY (kind, id));
 """
+ANONYMOUS = "anonymous"  # the owner of what keyless callers create (auth off)
 _JOB_COLUMNS = ("id", "status", "created_at", "deadline_at", "provider", "protocol", "model",
                 "requested_model", "wire_format", "client_body", "upstream_body",
                 "attribution", "callback_url", "batch_id", "completed_at", "response", "error")
@@ -163,6 +170,33 @@ class BatchStore:
         with self._lock:
             self._db.execute("UPDATE batches SET settled_at = ? WHERE id = ?",
                              (time.time(), batch_id))
+
+    # -- owners ------------------------------------------------------------------------
+
+    def own(self, object_id: str, kind: str, owner: str) -> None:
+        """Record ``owner`` for a ``file`` or ``batch`` id, unless it already has one."""
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO owners VALUES (?, ?, ?, ?)",
+                             (object_id, kind, owner, time.time()))
+
+    def owner(self, object_id: str, kind: str) -> str | None:
+        """Who owns the id, or None for one the gateway never handed to a client
+        (including the batches it submitted itself for deferred requests)."""
+        with self._lock:
+            row = self._db.execute("SELECT owner FROM owners WHERE kind = ? AND id = ?",
+                                   (kind, object_id)).fetchone()
+            if row is not None or kind != "batch":
+                return None if row is None else str(row[0])
+            # a passthrough batch tracked before owners were recorded: its creator's key
+            legacy = self._db.execute("SELECT attribution FROM batches WHERE id = ? AND "
+                                      "deferred = 0", (object_id,)).fetchone()
+        if legacy is None:
+            return None
+        return str(json.loads(legacy[0]).get("key_id") or ANONYMOUS)
+
+    def owned(self, object_ids: list[str], kind: str, owner: str) -> set[str]:
+        """The ids among ``object_ids`` that ``owner`` owns."""
+        return {i for i in dict.fromkeys(object_ids) if self.owner(i, kind) == owner}
 
     def close(self) -> None:
         with self._lock:
