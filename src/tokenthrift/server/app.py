@@ -28,7 +28,6 @@ from .chat import anthropic_messages_endpoint, openai_chat_completions
 from .http import error_response, read_json
 from .request_id import RequestIdMiddleware
 from .responses import responses_routes
-from .responses import responses_routes
 
 log = logging.getLogger("tokenthrift.server")
 JSON = "application/json"
@@ -162,7 +161,6 @@ def create_app(gateway: Gateway) -> Starlette:
         Route("/models", models, methods=["GET"]),
         Route("/v1/embeddings", embeddings, methods=["POST"]),
         Route("/embeddings", embeddings, methods=["POST"]),
-        *responses_routes(),
         *responses_routes(),
         *batches.routes(),
         *admin_routes(gateway),
