@@ -71,6 +71,9 @@ def whatif(since: str, policy_path: Path, fmt: str, location: str,
                f"monthly ${result['projected_monthly_usd']:,.2f}")
     for lever, usd in result["saving_by_lever"].items():
         click.echo(f"  saving {lever:<12} ${usd:>14,.6f}  ({projection.affected[lever]:,} requests)")
+    if projection.routed_on_prompts:
+        to = ", ".join(f"{m} {n:,}" for m, n in result["routing"]["to_model"].items())
+        click.echo(f"  routing on {projection.routed_on_prompts:,} stored prompts: {to}")
     click.echo(f"identity check: re-priced ${result['repriced_cost_usd']:,.6f} vs recorded "
                f"({result['identity_error_pct']:.4f}% apart)")
     for caveat in result["caveats"]:
@@ -96,5 +99,8 @@ def as_json(p: Projection, monthly: Decimal, since: str) -> dict[str, Any]:
         "requests_affected": dict(p.affected),
         "recorded_saved_by_lever": {k: usd(v) for k, v in sorted(p.recorded_saved.items())},
         "identity_error_pct": float(p.identity_error * 100),
-        "caveats": list(CAVEATS),
+        "routing": {"decided_on_stored_prompts": p.routed_on_prompts,
+                    "without_stored_prompt": p.routing_without_prompt,
+                    "to_model": dict(sorted(p.routed_to.items()))},
+        "caveats": [*CAVEATS, *p.caveats()],
     }

@@ -7,6 +7,13 @@ cache:                      # which cache hits still happen (default: as recorde
 routing:
   map:                      # requested model (glob) -> model to serve it instead
     gpt-4o: gpt-4o-mini
+  # routing policies, as in the gateway config: decided per request on its stored prompt
+  # (storage.prompts: full); rows without one fall back to `map`
+  policies:
+    auto: {strong: gpt-4o, weak: gpt-4o-mini, quality_target: 0.95}
+  tasks: {classification: gpt-4o-mini}   # the row's task -> model
+  apply_to: [gpt-4o]        # requested models the policies right-size
+  router: path/to/router.json            # default: the built-in router
 batch:                      # which traffic goes through the Batch API (default: as recorded)
   tasks: [classification]   # matches the row's task, team or requested model (globs)
   teams: [analytics]
@@ -34,9 +41,13 @@ from typing import Any
 from ..accounting.overrides import parse_override
 from ..accounting.price import ModelPrice
 from ..ledger.record import LedgerRecord
+from ..levers.routing.settings import DEFAULT_QUALITY_TARGET, RoutingSettings
+from ..levers.routing.settings import Policy as RoutePolicy
+from ..levers.routing.tasks import TASKS
 
 _TOP = ("cache", "routing", "batch", "self_hosted", "pricing")
 _FILTERS = ("tasks", "teams", "models")
+_ROUTING = ("map", "policies", "tasks", "apply_to", "router")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +88,7 @@ class Policy:
     batch: Selector | None = None  # None: as recorded
     self_hosted: SelfHosted | None = None
     pricing: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    routing: RoutingSettings | None = None  # routing policies decided on stored prompts
 
     def mapped_model(self, requested: str) -> str | None:
         for pattern, target in self.model_map:
@@ -92,7 +104,7 @@ def parse_policy(raw: Any) -> Policy:
     _known(cache, ("exact", "semantic", "enabled"), "cache.")
     enabled = _bool(cache.get("enabled"), "cache.enabled")
     routing = _mapping(raw.get("routing") or {}, "routing")
-    _known(routing, ("map",), "routing.")
+    _known(routing, _ROUTING, "routing.")
     model_map = _mapping(routing.get("map") or {}, "routing.map")
     batch = raw.get("batch")
     hosted = raw.get("self_hosted")
@@ -104,7 +116,46 @@ def parse_policy(raw: Any) -> Policy:
         self_hosted=None if hosted is None else _self_hosted(hosted),
         pricing={str(k): _mapping(v, f"pricing.{k}")
                  for k, v in _mapping(raw.get("pricing") or {}, "pricing").items()},
+        routing=_routing(routing),
     )
+
+
+def _routing(raw: dict[str, Any]) -> RoutingSettings | None:
+    """The routing policies of ``routing:`` (None without any), as the gateway reads them."""
+    policies = {str(name): _route_policy(str(name), value) for name, value
+                in _mapping(raw.get("policies") or {}, "routing.policies").items()}
+    if not policies:
+        for key in ("tasks", "apply_to", "router"):
+            if raw.get(key) is not None:
+                raise ValueError(f"routing.{key}: needs routing.policies")
+        return None
+    tasks = {}
+    for task, model in _mapping(raw.get("tasks") or {}, "routing.tasks").items():
+        if task not in TASKS:
+            raise ValueError(f"routing.tasks: unknown task {task!r}; allowed: {', '.join(TASKS)}")
+        tasks[str(task)] = str(model)
+    apply_to = raw.get("apply_to") or []
+    if isinstance(apply_to, str):
+        apply_to = [apply_to]
+    if not isinstance(apply_to, list):
+        raise ValueError(f"routing.apply_to: expected a list of models, got {apply_to!r}")
+    router = raw.get("router")
+    return RoutingSettings(enabled=True, policies=policies, tasks=tasks,
+                           apply_to=tuple(str(m) for m in apply_to),
+                           router=None if router is None else str(router), classify_tasks=False)
+
+
+def _route_policy(name: str, raw: Any) -> RoutePolicy:
+    where = f"routing.policies.{name}"
+    entry = _mapping(raw, where)
+    _known(entry, ("strong", "weak", "quality_target"), f"{where}.")
+    for key in ("strong", "weak"):
+        if not isinstance(entry.get(key), str):
+            raise ValueError(f"{where}.{key}: required, a model name")
+    target = entry.get("quality_target", DEFAULT_QUALITY_TARGET)
+    if isinstance(target, bool) or not isinstance(target, int | float) or not 0 < target <= 1:
+        raise ValueError(f"{where}.quality_target: expected a fraction in (0, 1], got {target!r}")
+    return RoutePolicy(name, entry["strong"], entry["weak"], float(target))
 
 
 def _self_hosted(raw: Any) -> SelfHosted:
