@@ -168,9 +168,15 @@ def tokenthrift_config(upstream_port: int, workdir: Path) -> Path:
         '  - name: "*"\n'
         "    provider: fast\n"
         "storage:\n"
-        f'  ledger: "sqlite:///{workdir}/ledger.db"\n'
+        f'  ledger: "{ledger_url(workdir)}"\n'
     )
     return path
+
+
+def ledger_url(workdir: Path) -> str:
+    """SQLite in the run's directory, or ``$TOKENTHRIFT_BENCH_LEDGER`` (e.g. a PostgreSQL
+    URL, the ledger several workers or replicas share without serialising on one file)."""
+    return os.environ.get("TOKENTHRIFT_BENCH_LEDGER") or f"sqlite:///{workdir}/ledger.db"
 
 
 def start_tokenthrift(
