@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from ..tokens import REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE, count_chat, count_encoded
+from ..wire.anthropic_blocks import block_text as _block_text
 from .prompt_cache import CacheBlock
 from .replies import invalid
 
@@ -179,20 +180,3 @@ def _tools(tools: Any) -> list[dict[str, Any]]:
     return tools
 
 
-def _block_text(block: dict[str, Any]) -> str:
-    kind = block.get("type")
-    if kind == "text":
-        return str(block.get("text") or "")
-    if kind == "tool_use":
-        return str(block.get("name") or "") + orjson.dumps(block.get("input") or {}).decode()
-    if kind == "tool_result":
-        content = block.get("content")
-        if isinstance(content, list):
-            return "".join(_block_text(b) for b in content if isinstance(b, dict))
-        return str(content or "")
-    if kind == "thinking":
-        return str(block.get("thinking") or "")
-    if kind == "document":
-        source = block.get("source") or {}
-        return str(source.get("data") or "") if source.get("type") == "text" else ""
-    return ""  # images and unknown blocks: not counted (see module docstring)

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import orjson
 
 from ...tokens import TOKENS_PER_MESSAGE, count_encoded, encoding_name_for_model
+from ...wire.anthropic_blocks import block_text
 
 Where = Literal["tools", "system", "message"]
 # Blocks Anthropic accepts cache_control on (thinking blocks are cached only implicitly).
@@ -77,26 +78,6 @@ def _add_message(blocks: list[Block], hasher: Any, encoding: str, tokens: int, r
         blocks.append(Block(where, message, i, hasher.copy().digest(), tokens, _ttl(part),
                             cacheable))
     return tokens
-
-
-def block_text(block: dict[str, Any]) -> str:
-    """The text a block contributes to the prompt (images count nothing)."""
-    kind = block.get("type")
-    if kind == "text":
-        return str(block.get("text") or "")
-    if kind == "tool_use":
-        return str(block.get("name") or "") + orjson.dumps(block.get("input") or {}).decode()
-    if kind == "tool_result":
-        content = block.get("content")
-        if isinstance(content, list):
-            return "".join(block_text(b) for b in content if isinstance(b, dict))
-        return str(content or "")
-    if kind == "thinking":
-        return str(block.get("thinking") or "")
-    if kind == "document":
-        source = block.get("source") or {}
-        return str(source.get("data") or "") if source.get("type") == "text" else ""
-    return ""
 
 
 def mark(body: dict[str, Any], block: Block, ttl: str) -> None:

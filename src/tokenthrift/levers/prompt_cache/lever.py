@@ -28,9 +28,9 @@ import orjson
 from ...errors import GatewayError
 from ...tokens import count_encoded, encoding_name_for_model
 from ...types import ChatRequest, TextPart, Usage, WireFormat
+from ...wire.anthropic_blocks import block_text
 from ..base import Billable, Lever, Unwound
 from .anthropic import AnthropicPlan, plan_breakpoints
-from .blocks import block_text
 from .reuse import ReuseTracker
 from .settings import SECTION, PromptCacheSettings
 from .template import example, template_fingerprint
