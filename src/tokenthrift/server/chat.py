@@ -85,6 +85,20 @@ async def _relay(stream: CompletionStream, wire: ModuleType) -> AsyncIterator[by
     """Render canonical events in the client's format; end with the cost as an SSE comment
     (SDKs ignore comments; headers were sent before the cost was known)."""
     renderer = wire.StreamRenderer(stream.exchange.request)
+    async for chunk in rendered_events(stream, renderer):
+        yield chunk
+    if stream.exchange.status == 502:
+        return  # cut upstream: the renderer's error event was the last word
+    tail = renderer.done()
+    if trailer := cost_trailer(stream):
+        yield trailer
+    if tail:
+        yield tail
+
+
+async def rendered_events(stream: CompletionStream, renderer: Any) -> AsyncIterator[bytes]:
+    """The stream's events in a renderer's wire format. A stream cut upstream ends with
+    the format's error event (and ``stream.exchange.status`` 502)."""
     try:
         async for event in stream.events():
             for chunk in renderer.render(event):
@@ -92,15 +106,16 @@ async def _relay(stream: CompletionStream, wire: ModuleType) -> AsyncIterator[by
     except StreamInterrupted as cut:
         log.warning("upstream stream cut for %s: %s", stream.exchange.request_id, cut)
         yield renderer.error(GatewayError("upstream", f"upstream stream interrupted: {cut}"))
-        return
-    tail = renderer.done()
+
+
+def cost_trailer(stream: CompletionStream) -> bytes:
+    """The settled cost as an SSE comment line (empty before settlement)."""
     settlement = stream.settlement
-    if settlement is not None:
-        yield (f": x-tokenthrift-cost-usd={to_header(settlement.actual_usd)}"
-               f" baseline={to_header(settlement.baseline_usd)}"
-               f" saved={to_header(settlement.saved_usd)}\n\n").encode()
-    if tail:
-        yield tail
+    if settlement is None:
+        return b""
+    return (f": x-tokenthrift-cost-usd={to_header(settlement.actual_usd)}"
+            f" baseline={to_header(settlement.baseline_usd)}"
+            f" saved={to_header(settlement.saved_usd)}\n\n").encode()
 
 
 def _endpoint(wire_format: WireFormat) -> str:

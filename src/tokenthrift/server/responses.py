@@ -30,15 +30,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ..accounting.cost import to_header
-from ..errors import GatewayError, StreamInterrupted
+from ..errors import GatewayError
 from ..exchange import new_request_id
 from ..pipeline import CompletionStream, Gateway
 from ..wire import _responses_items, openai_responses
 from ..wire._responses_upstream import relayed
 from ..wire.openai_responses import ResponsesRequest, ResponsesStreamRenderer
 from .attribution import attribution_for, client_key, key_id, lever_directives
-from .chat import SettlingStreamingResponse
+from .chat import SettlingStreamingResponse, cost_trailer, rendered_events
 from .http import error_response, read_json
 from .response_store import ResponseStore, StoredResponse
 from .responses_forward import ResponsesForwarder
@@ -148,20 +147,13 @@ class ResponsesEndpoints:
                      parsed: ResponsesRequest, response_id: str, tenant: str,
                      history: list[dict[str, Any]]) -> AsyncIterator[bytes]:
         renderer = ResponsesStreamRenderer(parsed, response_id)
-        try:
-            async for event in stream.events():
-                for chunk in renderer.render(event):
-                    yield chunk
-        except StreamInterrupted as cut:
-            log.warning("upstream stream cut for %s: %s", stream.exchange.request_id, cut)
-            yield renderer.error(GatewayError("upstream", f"upstream stream interrupted: {cut}"))
-            return
+        async for chunk in rendered_events(stream, renderer):
+            yield chunk
+        if stream.exchange.status == 502:
+            return  # cut upstream: the renderer's error event was the last word
         tail = renderer.done()
-        settlement = stream.settlement
-        if settlement is not None:
-            yield (f": x-tokenthrift-cost-usd={to_header(settlement.actual_usd)}"
-                   f" baseline={to_header(settlement.baseline_usd)}"
-                   f" saved={to_header(settlement.saved_usd)}\n\n").encode()
+        if trailer := cost_trailer(stream):
+            yield trailer
         final = renderer.final()
         if parsed.store and final is not None:
             await self._keep(gateway, tenant, parsed, history, final)
