@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tokenthrift.ledger.base import Ledger
+from tokenthrift.ledger.dialect import Database
 
 # The embedded default the server uses (relative to its working directory).
 DEFAULT_LEDGER_PATH = Path(".tokenthrift") / "ledger.db"
@@ -61,3 +62,24 @@ def open_ledger(location: str, *, migrate: bool = True, **options: Any) -> Ledge
             ledger.close()
             raise
     return ledger
+
+
+def open_database(location: str, schema: str | None = None) -> Database:
+    """A new migrated connection to the ledger's database at ``location``, for stores that
+    keep their own tables beside the ledger (governance, stored responses)."""
+    from tokenthrift.ledger import migrations
+
+    db: Database
+    if location.startswith(("postgresql://", "postgres://")):
+        from tokenthrift.ledger.postgres import PostgresDatabase
+
+        db = PostgresDatabase(location, schema=schema)
+    else:
+        from tokenthrift.ledger.sqlite import SQLiteDatabase
+
+        path = sqlite_path(location)
+        if path is None:
+            raise ValueError(f"unsupported ledger location {location.split('://')[0]!r}")
+        db = SQLiteDatabase(path)
+    migrations.migrate(db)
+    return db

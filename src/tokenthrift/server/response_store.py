@@ -22,9 +22,8 @@ from typing import Any
 import orjson
 
 from ..config import GatewayConfig
-from ..ledger import migrations
 from ..ledger.dialect import Database
-from ..ledger.location import sqlite_path
+from ..ledger.location import open_database
 
 DEFAULT_TTL_S = 30 * 86_400
 # Expired rows are deleted by one write in this many, so the table stays bounded
@@ -39,24 +38,6 @@ class StoredResponse:
     items: list[dict[str, Any]]
     created_at: float
     expires_at: float
-
-
-def open_database(location: str, schema: str | None = None) -> Database:
-    """A new connection to the ledger database at ``location``, migrated."""
-    db: Database
-    if location.startswith(("postgresql://", "postgres://")):
-        from ..ledger.postgres import PostgresDatabase
-
-        db = PostgresDatabase(location, schema=schema)
-    else:
-        from ..ledger.sqlite import SQLiteDatabase
-
-        path = sqlite_path(location)
-        if path is None:
-            raise ValueError(f"unsupported ledger location {location.split('://')[0]!r}")
-        db = SQLiteDatabase(path)
-    migrations.migrate(db)
-    return db
 
 
 class ResponseStore:

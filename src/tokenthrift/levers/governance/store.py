@@ -28,10 +28,9 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from ...config import ConfigError, GatewayConfig
 from ...errors import GatewayError
-from ...ledger import migrations
 from ...ledger.base import LedgerUnavailable
 from ...ledger.dialect import Database
-from ...ledger.location import sqlite_path
+from ...ledger.location import open_database
 from ...ledger.money import from_sums, sum_sql, to_pico
 from .budgets import Budget
 from .keys import KeySpec, VirtualKey, display_prefix, hash_key, new_key, new_key_id
@@ -61,25 +60,6 @@ class GovernanceStoreUnreachable(ConfigError):
 _KEY_COLUMNS = ("id, prefix, team, user_id, customer, models, rpm, tpm, expires_at, metadata, "
                 "revoked, created_at")
 _LEDGER_COLUMN = {"key": "key_id", "team": "team", "user": "user_id", "customer": "customer"}
-_TEN_PLACES = Decimal("1e-10")
-
-
-def open_database(location: str, schema: str | None = None) -> Database:
-    """A new connection to the ledger database at ``location``, migrated."""
-    db: Database
-    if location.startswith(("postgresql://", "postgres://")):
-        from ...ledger.postgres import PostgresDatabase
-
-        db = PostgresDatabase(location, schema=schema)
-    else:
-        from ...ledger.sqlite import SQLiteDatabase
-
-        path = sqlite_path(location)
-        if path is None:
-            raise ValueError(f"unsupported ledger location {location.split('://')[0]!r}")
-        db = SQLiteDatabase(path)
-    migrations.migrate(db)
-    return db
 
 
 class _Health:
