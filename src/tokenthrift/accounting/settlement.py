@@ -121,7 +121,7 @@ class Accountant:
             # Gateway spend no lever claimed: not part of the request as asked.
             price -= state.gateway_usd
         settlement.baseline_usd = price
-        settlement.baseline = replace(state, gateway_usd=_ZERO)
+        settlement.baseline = replace(state, gateway_usd=_ZERO) if state.gateway_usd else state
         saved = settlement.saved_usd
         settlement.unattributed_usd = (
             None if saved is None or price is None or actual is None else price - actual - saved)
