@@ -54,6 +54,20 @@ def redis_url() -> str:
 
 
 @pytest.fixture
+def cache_prefix(redis_url: str) -> Iterator[str]:
+    """A fresh ``cache.redis_prefix``, its Redis keys deleted afterwards."""
+    import redis
+
+    prefix = f"tt-test:{uuid.uuid4().hex[:8]}"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=f"{prefix}:*"))
+    if keys:
+        client.unlink(*keys)
+    client.close()
+
+
+@pytest.fixture
 def postgres_schema(postgres_url: str) -> Iterator[str]:
     """A fresh schema name (``tt_test_<random>``), dropped with its tables afterwards,
     so parallel test runs sharing one database never see each other's tables."""

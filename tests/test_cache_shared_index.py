@@ -9,12 +9,10 @@ import json
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import pytest
 import redis
 
 from gateway_harness import RunningGateway, config_for, running_gateway
@@ -24,17 +22,6 @@ from tokenthrift.levers.cache.semantic.shared import SharedIndex, log_key
 MASTER_KEY = "mk-shared-index-5d0e"
 # An explicit threshold: these tests are about sharing, not about the shipped default.
 SEMANTIC = {"enabled": True, "threshold": 0.85}
-
-
-@pytest.fixture
-def prefix(redis_url: str) -> Iterator[str]:
-    prefix = f"tt-test:{uuid.uuid4().hex[:8]}"
-    yield prefix
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match=f"{prefix}:*"))
-    if keys:
-        client.unlink(*keys)
-    client.close()
 
 
 def _replica(tmp: Path, name: str, redis_url: str, prefix: str) -> Any:
@@ -69,11 +56,11 @@ def _until(condition: Any) -> None:
 
 
 def test_an_entry_stored_by_one_replica_is_found_by_the_others(
-        tmp_path: Path, redis_url: str, prefix: str) -> None:
+        tmp_path: Path, redis_url: str, cache_prefix: str) -> None:
     system = f"You help customers of web shop #{uuid.uuid4().hex[:8]}."
     with ExitStack() as stack:
-        a = stack.enter_context(_replica(tmp_path, "a", redis_url, prefix))
-        b = stack.enter_context(_replica(tmp_path, "b", redis_url, prefix))
+        a = stack.enter_context(_replica(tmp_path, "a", redis_url, cache_prefix))
+        b = stack.enter_context(_replica(tmp_path, "b", redis_url, cache_prefix))
         assert _index(a) is not _index(b)
         # Positive control: b answers a reworded question semantically from its own entry
         # (ttl 0 on the probes below: they look up but store nothing).
@@ -90,16 +77,16 @@ def test_an_entry_stored_by_one_replica_is_found_by_the_others(
 
         # A replica that starts now begins with every current entry, before its first
         # request.
-        with _replica(tmp_path, "c", redis_url, prefix) as c:
+        with _replica(tmp_path, "c", redis_url, cache_prefix) as c:
             assert len(_index(c)) == 2
             assert _ask(c, "How could I reset my password?", system) == "semantic"
 
 
-def test_a_clear_reaches_every_replica(tmp_path: Path, redis_url: str, prefix: str) -> None:
+def test_a_clear_reaches_every_replica(tmp_path: Path, redis_url: str, cache_prefix: str) -> None:
     system = f"You help customers of web shop #{uuid.uuid4().hex[:8]}."
     with ExitStack() as stack:
-        a = stack.enter_context(_replica(tmp_path, "a", redis_url, prefix))
-        b = stack.enter_context(_replica(tmp_path, "b", redis_url, prefix))
+        a = stack.enter_context(_replica(tmp_path, "a", redis_url, cache_prefix))
+        b = stack.enter_context(_replica(tmp_path, "b", redis_url, cache_prefix))
         assert _ask(a, "How do I cancel my order?", system) == "miss"
         _until(lambda: len(_index(b)) == 1)
         request = urllib.request.Request(f"{a.url}/admin/cache", method="DELETE",
@@ -112,14 +99,14 @@ def test_a_clear_reaches_every_replica(tmp_path: Path, redis_url: str, prefix: s
 
 
 def test_records_are_published_once_per_store(tmp_path: Path, redis_url: str,
-                                              prefix: str) -> None:
+                                              cache_prefix: str) -> None:
     system = f"You help customers of web shop #{uuid.uuid4().hex[:8]}."
-    with _replica(tmp_path, "a", redis_url, prefix) as a:
+    with _replica(tmp_path, "a", redis_url, cache_prefix) as a:
         assert _ask(a, "Do you ship to Norway?", system) == "miss"
         assert _ask(a, "Do you ship to Norway?", system) == "exact"
         client = redis.Redis.from_url(redis_url)
         try:
-            records: Any = client.xrange(log_key(prefix))
+            records: Any = client.xrange(log_key(cache_prefix))
         finally:
             client.close()
         assert [r[1][b"op"] for r in records] == [b"add"]

@@ -3,33 +3,15 @@ the catalog cannot price is reported as unknown, never as $0."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import openai
 import yaml
 
 from gateway_harness import config_for, running_gateway
+from serve_process import start_serve
 from tokenthrift.ledger import open_ledger
-from tokenthrift.server.runner import free_port
-
-
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"gateway exited early: {process.stderr.read()!r}")  # type: ignore[union-attr]
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError("gateway did not become healthy")
 
 
 def test_sigterm_flushes_every_answered_request(tmp_path: Path) -> None:
@@ -44,16 +26,11 @@ def test_sigterm_flushes_every_answered_request(tmp_path: Path) -> None:
     }
     config_file = tmp_path / "gateway.yaml"
     config_file.write_text(yaml.safe_dump(config))
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tokenthrift.cli", "serve", "--config", str(config_file),
-         "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ},
-    )
+    served = start_serve(config_file)
+    process = served.process
     try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_healthy(url, process)
-        client = openai.OpenAI(base_url=url + "/v1", api_key="sk-test", max_retries=0)
+        served.wait_healthy()
+        client = openai.OpenAI(base_url=served.url + "/v1", api_key="sk-test", max_retries=0)
         ids = set()
         for i in range(25):
             raw = client.chat.completions.with_raw_response.create(
