@@ -108,3 +108,50 @@ def test_a_dropped_number_is_not_a_contradiction() -> None:
     assert first_veto("Best phones of 2016?", "What are the best phones of 2017?",
                       ("numbers",)) == "numbers"
     assert first_veto("Best phones of 2016?", "What are the best phones?", ("numbers",)) is None
+
+
+# Issue 12, second pass: counts on one side, numbers reordered, tasks on one attachment,
+# audience and tone, embedded and "what happened" questions. Written here, not taken
+# from any pairs file.
+NEW_VETOES = [
+    ("numbers", "Suggest 5 names for a coffee shop.", "Suggest a name for a coffee shop."),
+    ("numbers", "Write twelve interview questions.", "Write interview questions."),
+    ("numbers", "Split the bill for 6 people paying 3 each.", "Split the bill for 3 people paying 6 each."),
+    ("instruction", "Summarize this note.\n\nThe office closes at noon on Friday for the move.",
+     "Translate this note into plain English.\n\nThe office closes at noon on Friday for the move."),
+    ("style", "Explain recursion to a five-year-old.", "Explain recursion."),
+    ("style", "Write a formal invitation to our launch party.",
+     "Write a funny invitation to our launch party."),
+    ("question", "Explain why the build broke.", "When did the build break?"),
+    ("question", "Why did the stock market crash in 1929?", "What happened in the stock market crash of 1929?"),
+]
+NEW_PASSES = [
+    ("Suggest a name for a coffee shop.", "Can you suggest one name for a coffee shop?"),
+    ("Who won the World Cup in 2014?", "Who won the 2014 World Cup?"),
+    ("Summarize this note.\n\nThe office closes at noon on Friday for the move.",
+     "Please summarise this note.\n\nThe office closes at noon on Friday for the move."),
+    ("Explain Python's list comprehensions.", "How do list comprehensions work in Python?"),
+    ("How do I parse JSON in JS?", "How do I parse JSON in JavaScript?"),
+    ("Connect to Postgres from Go", "Connect to PostgreSQL from Golang"),
+    ("Why is my React component rendering twice?", "My React component renders two times, why?"),
+    ("Reading a csv file using pandas?", "How can I read a CSV file with pandas?"),
+    ("Translate the email below into Spanish.\n\nHi Ana, the call moves to Thursday.",
+     "Please translate this email to Spanish.\n\nHi Ana, the call moves to Thursday."),
+]
+
+
+@pytest.mark.parametrize(("guard", "query", "candidate"), NEW_VETOES)
+def test_second_pass_guards_veto(guard: str, query: str, candidate: str) -> None:
+    assert first_veto(query, query, DEFAULT_GUARDS) is None  # positive control: itself passes
+    assert GUARDS[guard](*_features(query, candidate))
+    assert first_veto(query, candidate, DEFAULT_GUARDS) is not None
+
+
+@pytest.mark.parametrize(("query", "candidate"), NEW_PASSES)
+def test_second_pass_guards_let_rewordings_through(query: str, candidate: str) -> None:
+    assert first_veto(query, candidate, DEFAULT_GUARDS) is None
+
+
+def _features(a: str, b: str) -> tuple[object, object]:
+    from tokenthrift.levers.cache.semantic.textfeatures import features
+    return features(a), features(b)

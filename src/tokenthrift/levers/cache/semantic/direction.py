@@ -49,7 +49,8 @@ def directions(raw: list[str], lower: list[str]) -> tuple[Direction, ...]:
             if "from" in lower[max(0, i - 5) : i]:
                 continue  # the from…to pattern above already read it
             source = _neighbour(raw, lower, i, -1)
-            target = _neighbour(raw, lower, i, +1)
+            # The destination may take a few words: "to US dollars", "to New York City".
+            target = _neighbour(raw, lower, i, +1) | _span(_forward(lower, i + 1))
             if source and target:
                 pairs.append((source, target))
     return tuple(p for p in pairs if p[0] and p[1])
@@ -109,7 +110,9 @@ def _neighbour(raw: list[str], lower: list[str], i: int, step: int) -> frozenset
         if not 0 <= j < len(lower) or lower[j] in _SPAN_STOP:
             return frozenset()
     span = set(_span([lower[j]]))
-    while _name_word(raw, j) and 0 <= j + step < len(raw) and _name_word(raw, j + step):
+    # A name run ("New York"), or a name before the word ("US dollars to…").
+    while 0 <= j + step < len(raw) and _name_word(raw, j + step) and (
+            _name_word(raw, j) or step < 0):
         j += step
         span |= _span([lower[j]])
     return frozenset(span)

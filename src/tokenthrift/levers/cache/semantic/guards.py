@@ -12,6 +12,7 @@ recall); ``DEFAULT_GUARDS`` keeps the ones that pay for themselves.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from . import lexicon, names
@@ -23,12 +24,28 @@ Guard = Callable[[TextFeatures, TextFeatures], bool]
 
 
 def numbers_differ(a: TextFeatures, b: TextFeatures) -> bool:
-    # Only when both texts state numbers: a paraphrase often drops "(2016)" or spells out a
-    # count, and an absent number is under-specification, not a contradiction.
-    if a.numbers and b.numbers and a.numbers != b.numbers:
+    if a.numbers and b.numbers:
+        if a.numbers != b.numbers:
+            return True
+        # The same numbers in another order: "a recipe for 8 to serve 4" / "for 4 to serve 8".
+        if (len(a.number_order) == len(b.number_order) > 1
+                and a.number_order != b.number_order
+                and sorted(a.number_order) == sorted(b.number_order)):
+            return True
+    # A number on one side only: a count asked for ("Suggest 10 names" / "Suggest a name",
+    # "the last 3 commits" / "the last commit") changes the answer. A year is context a
+    # paraphrase often drops ("(2016)"), and "1" is what "a"/"an" already says.
+    elif _counts(a.numbers) or _counts(b.numbers):
         return True
     # Model numbers and versions likewise: "M604n" vs "M604dn", "i5" vs "i7".
     return bool(a.codes) and bool(b.codes) and a.codes != b.codes
+
+
+def _counts(numbers: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(n for n in numbers if n != "1" and not _YEAR.fullmatch(n))
+
+
+_YEAR = re.compile(r"1[89]\d\d|20\d\d")
 
 
 def negation_differs(a: TextFeatures, b: TextFeatures) -> bool:
@@ -84,8 +101,27 @@ def question_kind_differs(a: TextFeatures, b: TextFeatures) -> bool:
 
 def documents_differ(a: TextFeatures, b: TextFeatures) -> bool:
     # The same instruction on a different attached document (or a different tail past what
-    # the embedder reads) must not share an answer.
-    return a.documents != b.documents
+    # the embedder reads) must not share an answer; so must not the same instruction on
+    # a different short text ("Classify this review: …").
+    if a.documents != b.documents:
+        return True
+    return (a.attachment is not None and b.attachment is not None
+            and a.attachment != b.attachment and a.head_words == b.head_words)
+
+
+def instruction_differs(a: TextFeatures, b: TextFeatures) -> bool:
+    # The same attachment, tasks that share nothing: "Summarize this article" / "Translate
+    # this article". The attachment dominates both embeddings, so only the words that name
+    # the task tell these apart.
+    return (a.attachment is not None and a.attachment == b.attachment and bool(a.tasks)
+            and bool(b.tasks) and not a.tasks & b.tasks)
+
+
+def style_differs(a: TextFeatures, b: TextFeatures) -> bool:
+    # Another audience ("…to a five-year-old" / as asked, "a retiree" / "I"), or tones
+    # that share nothing ("a firm reply" / "a polite reply").
+    return a.audiences != b.audiences or (bool(a.tones) and bool(b.tones)
+                                          and not a.tones & b.tones)
 
 
 def template_slot_differs(a: TextFeatures, b: TextFeatures) -> bool:
@@ -103,10 +139,12 @@ GUARDS: dict[str, Guard] = {
     "documents": documents_differ,
     "question": question_kind_differs,
     "template": template_slot_differs,
+    "instruction": instruction_differs,
+    "style": style_differs,
 }
 DEFAULT_GUARDS: tuple[str, ...] = (
     "numbers", "negation", "direction", "languages", "entities", "documents", "question",
-    "template",
+    "template", "instruction", "style",
 )
 
 

@@ -42,6 +42,7 @@ turn_up turn_down | speed_up slow_down | upgrade downgrade | overestimate undere
 overweight underweight | minimize maximize | minimise maximise | cheap expensive
 hot cold | warm cool | wet dry | light heavy | long short | strong weak
 good bad | right wrong | give receive | similar different | pros cons
+longer shorter | lengthen shorten | read write | formal informal | polite rude | simple complex
 """.strip()
 OPPOSITE_PAIRS: tuple[tuple[str, str], ...] = tuple(
     (left, right)
@@ -101,6 +102,23 @@ QUESTION_KINDS = {
     "why": "reason", "how": "method", "where": "place", "when": "time",
     "who": "person", "whom": "person", "whose": "person",
 }
+# "What" names a kind only through its verb; read only when one of these follows it.
+WHAT_KINDS = {"happened": "event", "happens": "event", "happen": "event", "occurred": "event",
+              "caused": "reason", "causes": "reason", "cause": "reason"}
+QUESTION_WORDS = frozenset(QUESTION_KINDS) | {"what"}
+# Nouns that say what a "what are the … of" question asks for.
+ANSWER_NOUNS = {
+    "cause": "reason", "causes": "reason", "reason": "reason", "reasons": "reason",
+    "consequence": "effect", "consequences": "effect", "effect": "effect",
+    "effects": "effect", "impact": "effect", "impacts": "effect", "outcome": "effect",
+    "outcomes": "effect", "result": "effect", "results": "effect",
+    "symptom": "sign", "symptoms": "sign", "sign": "sign", "signs": "sign",
+    "treatment": "remedy", "treatments": "remedy", "cure": "remedy", "remedy": "remedy",
+    "remedies": "remedy", "steps": "method", "way": "method", "ways": "method",
+    "history": "event", "origin": "event", "origins": "event",
+}
+# "How long/many/much…" asks for an amount: not a reason, a place or a person.
+AMOUNT_WORDS = words("long many much often far old big large tall heavy")
 # "how" asks for a method only when a verb follows it: "how do/can/should/is…", "how to".
 METHOD_VERBS = words(
     "do does did can could should would will shall may might must is are was were am "
@@ -108,6 +126,12 @@ METHOD_VERBS = words(
 )
 # Words a question may open with before its question word: "So why…", "And how…".
 CLAUSE_OPENERS = words("so and but then also")
+# A request that embeds a question: "Explain why…", "Can you tell me how…", "I'd like to
+# know where…". The verb must be there; the other words may surround it.
+LEAD_IN_VERBS = words("explain describe tell show know wonder wondering figure clarify")
+LEAD_IN_WORDS = LEAD_IN_VERBS | words(
+    "can could would will you please me us i i'd i'm like to want do briefly out"
+)
 
 
 # People named by their role: who does what to whom matters ("a student roasted by a
@@ -166,6 +190,16 @@ ENTITY_ALIASES = {
     "american": "usa", "british": "uk", "japanese": "japan", "german": "germany",
     "french": "france", "nyc": "new york", "la": "los angeles", "sf": "san francisco",
     "ms": "microsoft", "fb": "facebook",
+    # Technology names and their everyday short forms.
+    "js": "javascript", "ts": "typescript", "golang": "go", "postgres": "postgresql",
+    "psql": "postgresql", "pg": "postgresql", "mongo": "mongodb", "k8s": "kubernetes",
+    "py": "python", "node": "node.js", "nodejs": "node.js", "reactjs": "react",
+    "vuejs": "vue", "vue.js": "vue", "next.js": "nextjs", "tf": "tensorflow",
+    "gcp": "google", "aws": "amazon", "gh": "github", "vscode": "vs code",
+    # Currencies by code, name and symbol word.
+    "usd": "dollar", "dollars": "dollar", "eur": "euro", "euros": "euro", "gbp": "pound",
+    "pounds": "pound", "sterling": "pound", "jpy": "yen", "cny": "yuan", "rmb": "yuan",
+    "inr": "rupee", "rupees": "rupee", "chf": "franc", "francs": "franc",
 }
 
 # "one" is a pronoun far more often than a count ("which one is better"); it only counts
@@ -178,8 +212,134 @@ NUMBER_WORDS = {
     "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
     "seventy": 70, "eighty": 80, "ninety": 90, "half": 0.5, "dozen": 12,
     "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6,
-    "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10,
+    "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10, "twice": 2, "thrice": 3,
 }
 SCALE_WORDS = frozenset({"hundred", "thousand", "million", "billion"})
 NUMBER_SCALES = {"hundred": 100, "thousand": 1000, "million": 10**6, "billion": 10**9,
                  "k": 1000, "m": 10**6, "bn": 10**9}
+
+
+# What an instruction asks to be done with an attached text, by the words that name the
+# task (any inflection of the first word of each entry; phrases joined by "_"). Two
+# requests on the same attachment whose tasks share nothing want different answers:
+# "Summarize this article" / "Translate this article", "Find the bug in this function" /
+# "Add type hints to this function".
+_TASKS = {
+    "summary": "summarize summarise summary sum_up condense recap tl;dr tldr gist overview",
+    "translation": "translate translation",
+    "explanation": "explain explanation describe walk_through mean",
+    "debugging": "bug bugs buggy fix debug wrong error errors broken fail failed failure",
+    "refactoring": "refactor clean_up simplify restructure tidy",
+    "testing": "test tests testing unit_test",
+    "documentation": "docstring docstrings comment comments document",
+    "typing": "type_hints type_annotations annotate typing",
+    "optimization": "optimize optimise faster speed_up performance",
+    "review": "review critique feedback assess evaluate",
+    "proofreading": "proofread grammar spelling typos",
+    "headline": "headline headlines title titles",
+    "classification": "classify classification categorize categorise label sentiment",
+    "extraction": "extract list find_all pull_out",
+    "reply": "reply respond response answer",
+    "rewrite": "rewrite rephrase paraphrase reword",
+    "shortening": "shorten shorter shorten_it",
+    "expansion": "expand lengthen longer elaborate",
+    "questions": "quiz questions",
+    "keywords": "keywords tags hashtags",
+}
+TASK_WORDS: dict[str, str] = {
+    word: task for task, text in _TASKS.items() for word in text.split()
+}
+
+
+# Who the answer is for, and in what tone: "…to a five-year-old", "…for an expert", "a
+# firm reply" / "a polite reply". An audience named on one side only, or tones that share
+# nothing, ask for a different answer. Words of one entry are one audience or tone.
+_AUDIENCES = {
+    "child": "child children kid kids five-year-old 5-year-old ten-year-old 10-year-old "
+             "eli5 toddler",
+    "teen": "teenager teenagers teen teens",
+    "beginner": "beginner beginners novice novices newbie newcomer non-programmer "
+                "non-programmers non-technical layman laymen layperson",
+    "expert": "expert experts specialist specialists professional professionals",
+    "student": "student students",
+    "senior": "retiree retirees pensioner pensioners elderly",
+    "executive": "executive executives board ceo investors",
+    "developer": "developer developers engineer engineers programmer programmers",
+}
+_TONES = {
+    "polite": "polite courteous respectful gracious",
+    "friendly": "friendly warm cheerful",
+    "formal": "formal professional",
+    "casual": "casual informal relaxed",
+    "firm": "firm stern assertive strict",
+    "funny": "funny humorous witty playful",
+    "apologetic": "apologetic",
+    "persuasive": "persuasive convincing",
+    "angry": "angry rude harsh",
+    "sarcastic": "sarcastic ironic",
+}
+AUDIENCE_WORDS = {w: group for group, text in _AUDIENCES.items() for w in text.split()}
+TONE_WORDS = {w: group for group, text in _TONES.items() for w in text.split()}
+
+
+# Words a rewording swaps freely for one another: one in place of the other does not fill
+# a template with another value ("How do I *handle* exam stress?" / "…*deal with*…").
+# General English, one group a line; the first word of a group is its canonical form.
+# Inflected forms are matched after the template guard strips "-s", "-ed" and "-ing".
+_SYNONYMS = """
+help support assistance assist aid
+deal handle manage cope tackle
+good great nice decent fine
+best top finest greatest
+big large huge
+small little tiny
+fast quick rapid speedy quickly rapidly
+learn study master
+start begin
+fix solve repair resolve
+make create build
+get obtain acquire
+buy purchase
+choose pick select
+way method approach
+use utilize utilise employ
+need require
+show display
+find locate
+problem issue trouble
+error bug
+delete remove erase
+change modify edit alter
+stop quit cease
+end finish
+idea suggestion
+answer reply response respond
+ask inquire enquire
+cost price
+cheap inexpensive affordable
+expensive costly pricey
+hard difficult tough
+easy simple
+correct right accurate
+wrong incorrect
+important significant
+job work
+shop store
+car vehicle automobile
+kid child
+smart intelligent clever
+happy glad
+sad unhappy
+angry mad
+improve enhance boost
+reduce lower lessen cut
+grow increase raise
+near close nearby
+well properly
+often frequently
+maybe perhaps possibly
+enough sufficient
+""".strip()
+SYNONYMS: dict[str, str] = {
+    word: line.split()[0] for line in _SYNONYMS.splitlines() for word in line.split()
+}

@@ -64,9 +64,11 @@ def unmatched(names: frozenset[str], other_names: frozenset[str]) -> set[str]:
 
 
 def languages(raw: list[str], lower: list[str]) -> frozenset[str]:
-    found = {lexicon.PROGRAMMING_LANGUAGES[t] for t in lower if t in lexicon.PROGRAMMING_LANGUAGES}
-    found |= {lexicon.NATURAL_LANGUAGES[t] for t in lower if t in lexicon.NATURAL_LANGUAGES}
+    bare = [re.sub(r"'s?$", "", t) for t in lower]  # "Python's yield" names Python
+    found = {lexicon.PROGRAMMING_LANGUAGES[t] for t in bare if t in lexicon.PROGRAMMING_LANGUAGES}
+    found |= {lexicon.NATURAL_LANGUAGES[t] for t in bare if t in lexicon.NATURAL_LANGUAGES}
     for i, token in enumerate(raw):
+        token = re.sub(r"'s?$", "", token)
         if token in lexicon.CASED_LANGUAGES and i > 0 and raw[i - 1] not in SENTENCE_END:
             found.add(lexicon.CASED_LANGUAGES[token])
     return frozenset(found)

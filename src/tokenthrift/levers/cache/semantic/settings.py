@@ -4,16 +4,18 @@
 cache:
   semantic:
     enabled: true
-    target_precision: 0.90     # or `threshold: 0.93` (one of the two; default below)
+    target_precision: 0.90     # or `threshold: 0.93`; neither: the shipped default
     ttl: 1h                    # seconds, or a number with s/m/h/d
     scope: key                 # tenant boundary of the exact pre-filter
     max_entries: 100000        # across all partitions; least recently used goes first
     embedder: onnx-minilm      # | sentence-transformers:<path-or-name>
                                # | openai:<model>@<base_url>  (+ embedder_api_key)
-    guards: [numbers, negation, direction, entities, languages, documents, question]
+    guards: [numbers, negation, direction, languages, entities, documents, question,
+             template, instruction, style]          # the default: all ten
 ```
 
-A ``target_precision`` is turned into a threshold through the calibration table shipped
+With neither ``threshold`` nor ``target_precision``, the threshold shipped for the embedder
+in ``data/defaults.json`` applies (chosen on hand-written LLM prompts). A ``target_precision`` is turned into a threshold through the calibration table shipped
 for the embedder (``data/calibration.json``, see ``calibration``). Another embedder has no
 table: run ``tokenthrift cache calibrate`` on your own labelled pairs and set ``threshold``.
 """

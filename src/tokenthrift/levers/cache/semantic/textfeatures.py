@@ -42,6 +42,7 @@ class TextFeatures:
     lemmas: frozenset[str]  # opposite-pair base forms and verb_particle phrases present
     negated: bool  # an odd number of negators
     numbers: tuple[str, ...]  # sorted, distinct
+    number_order: tuple[str, ...]  # the digits as they appear: "for 8 … serve 4"
     codes: frozenset[str]  # model numbers and versions: "m604dn", "i7", "ps4"
     directions: tuple[Direction, ...]  # (source words, destination words)
     roles: tuple[tuple[str, int], ...]  # parties (role nouns) and their position
@@ -50,6 +51,11 @@ class TextFeatures:
     languages: frozenset[str]
     documents: tuple[str, ...]  # sorted hashes of attached documents
     asks: frozenset[str]  # what its questions ask for: "reason", "method", "place"…
+    tasks: frozenset[str]  # what its first paragraph asks done: "summary", "translation"…
+    attachment: str | None  # hash of what the instruction is about (``split_instruction``)
+    head_words: tuple[str, ...]  # the instruction's words, when there is an attachment
+    audiences: frozenset[str]  # who the answer is for: "child", "expert"…
+    tones: frozenset[str]  # in what tone: "polite", "firm"…
 
 
 def tokenize(text: str) -> list[str]:
@@ -59,6 +65,7 @@ def tokenize(text: str) -> list[str]:
 @lru_cache(maxsize=8192)
 def features(text: str) -> TextFeatures:
     question, documents = split_documents(text)
+    head, rest = split_instruction(text)
     raw = tokenize(question)
     lower = [t.lower() for t in raw]
     names = entities(raw)
@@ -68,6 +75,8 @@ def features(text: str) -> TextFeatures:
         lemmas=_lemmas(lower),
         negated=_negation_count(lower) % 2 == 1,
         numbers=_numbers(question, lower),
+        number_order=tuple(_parse_numeral(m.group(1), m.group(2) or "")
+                           for m in _DIGITS.finditer(question)),
         codes=frozenset(t for t in lower if _CODE.match(t) and not _MEASURE.match(t)),
         directions=directions(raw, lower),
         roles=role_words(lower),
@@ -76,7 +85,30 @@ def features(text: str) -> TextFeatures:
         languages=languages(raw, lower),
         documents=documents,
         asks=_asks(lower),
+        tasks=_tasks([t.lower() for t in tokenize(head)]),
+        attachment=_fingerprint(rest) if rest.strip() else None,
+        head_words=tuple(t.lower() for t in tokenize(head) if t[0].isalnum()) if rest.strip() else (),
+        audiences=frozenset(lexicon.AUDIENCE_WORDS[t] for t in lower if t in lexicon.AUDIENCE_WORDS),
+        tones=frozenset(lexicon.TONE_WORDS[t] for t in lower if t in lexicon.TONE_WORDS),
     )
+
+
+def split_instruction(text: str) -> tuple[str, str]:
+    """An instruction and the text it is about: the first paragraph and the rest; else the
+    first line and the rest; else, past a colon, a text of ``_ATTACHED_AFTER_COLON``
+    characters or more ("Classify this review: …"). ("", "") parts when there is none."""
+    text = text.strip()
+    for separator in ("\n\n", "\n"):
+        head, found, rest = text.partition(separator)
+        if found and rest.strip():
+            return head, rest
+    head, found, rest = text.partition(": ")
+    if found and len(rest) >= _ATTACHED_AFTER_COLON:
+        return head, rest
+    return text, ""
+
+
+_ATTACHED_AFTER_COLON = 80
 
 
 def split_documents(text: str) -> tuple[str, tuple[str, ...]]:
@@ -128,23 +160,82 @@ def _asks(lower: list[str]) -> frozenset[str]:
     for i, token in enumerate(lower):
         if opening and token[0].isalnum() and token not in lexicon.CLAUSE_OPENERS:
             opening = False
-            j = i
-            while j < len(lower) and lower[j] in lexicon.QUESTION_KINDS:
+            j = _past_lead_in(lower, i)
+            while j < len(lower) and lower[j] in lexicon.QUESTION_WORDS:
                 after = lower[j + 1] if j + 1 < len(lower) else ""
-                if lower[j] != "how":
+                if lower[j] == "what":
+                    kind = _what_kind(lower, j)
+                    if kind is not None:
+                        kinds.add(kind)
+                elif lower[j] != "how":
                     kinds.add(lexicon.QUESTION_KINDS[lower[j]])
                 elif after == "come":  # "how come…" = "why…"
                     kinds.add("reason")
                 elif after in lexicon.METHOD_VERBS or after in ("and", "or"):
                     kinds.add("method")
+                elif after in lexicon.AMOUNT_WORDS:
+                    kinds.add("amount")
                 # "why and how…", "where or when…": every question word of the run counts
-                if after in ("and", "or") and j + 2 < len(lower) and lower[j + 2] in lexicon.QUESTION_KINDS:
+                if after in ("and", "or") and j + 2 < len(lower) and lower[j + 2] in lexicon.QUESTION_WORDS:
                     j += 2
                 else:
                     break
         if token in (".", "?", "!", ",", ":", ";"):
             opening = True
     return frozenset(kinds)
+
+
+def _tasks(lower: list[str]) -> frozenset[str]:
+    """The tasks an instruction names, by word or two-word phrase, in any inflection."""
+    found: set[str] = set()
+    for i, token in enumerate(lower):
+        after = lower[i + 1] if i + 1 < len(lower) else ""
+        for form in _base_forms(token):
+            for key in (f"{form}_{after}", form):
+                task = lexicon.TASK_WORDS.get(key)
+                if task is not None:
+                    found.add(task)
+    return frozenset(found)
+
+
+def _base_forms(token: str) -> tuple[str, ...]:
+    """The token and what it is without an inflection: "summarizing" → "summariz",
+    "summarize"; "fixes" → "fix"."""
+    forms = [token]
+    for suffix, restore in (("ing", ""), ("ing", "e"), ("ed", ""), ("ed", "e"), ("d", ""),
+                            ("es", ""), ("s", "")):
+        if token.endswith(suffix) and len(token) - len(suffix) >= 3:
+            forms.append(token[: -len(suffix)] + restore)
+    return tuple(forms)
+
+
+def _what_kind(lower: list[str], j: int) -> str | None:
+    """What a "what" question asks for, when its verb or noun says: "What happened…"
+    (events), "What caused…" (a reason), "What were the long-term consequences…"
+    (effects); None for the rest ("what is the best way…" can ask for anything)."""
+    after = lower[j + 1] if j + 1 < len(lower) else ""
+    if after in lexicon.WHAT_KINDS:
+        return lexicon.WHAT_KINDS[after]
+    if after not in ("is", "are", "was", "were", "'s"):
+        return None
+    for token in lower[j + 2 : j + 6]:  # "what are the (main / long-term) causes of…"
+        if token in lexicon.ANSWER_NOUNS:
+            return lexicon.ANSWER_NOUNS[token]
+        if token in ("of", "for", "in", "on", "?"):
+            break
+    return None
+
+
+def _past_lead_in(lower: list[str], i: int) -> int:
+    """Where the question starts in a request that embeds one: "Explain why…", "Can you
+    tell me where…", "I wonder when…" ask what "why/where/when…" asks."""
+    j = i
+    while j < len(lower) and lower[j] in lexicon.LEAD_IN_WORDS:
+        j += 1
+    if j < len(lower) and lower[j] in lexicon.QUESTION_WORDS and any(
+            t in lexicon.LEAD_IN_VERBS for t in lower[i:j]):
+        return j
+    return i
 
 
 def _lemmas(lower: list[str]) -> frozenset[str]:
@@ -171,7 +262,8 @@ def _numbers(question: str, lower: list[str]) -> tuple[str, ...]:
     "two hundred" = "200"), digits read even inside words like "18-140mm" or "oxygen-18"."""
     values = [_parse_numeral(m.group(1), m.group(2) or "") for m in _DIGITS.finditer(question)]
     words: list[str] = []
-    for token in [*lower, ""]:
+    parts = [part for token in lower for part in token.split("-")]  # "three-bullet"
+    for token in [*parts, ""]:
         if token in lexicon.NUMBER_WORDS or token in lexicon.SCALE_WORDS or (
             token in ("one", "and") and words
         ):
