@@ -155,3 +155,13 @@ def test_second_pass_guards_let_rewordings_through(query: str, candidate: str) -
 def _features(a: str, b: str) -> tuple[object, object]:
     from tokenthrift.levers.cache.semantic.textfeatures import features
     return features(a), features(b)
+
+
+def test_an_audience_word_as_the_topic_is_not_another_audience() -> None:
+    # Positive control: named as who the answer is for, it is another audience.
+    assert first_veto("Explain compound interest to a student.", "Explain compound interest.",
+                      ("style",)) == "style"
+    assert first_veto("Do you offer discounts for students?", "Is there a student discount?",
+                      ("style",)) is None
+    assert first_veto("How do I become a professional photographer?",
+                      "How can I become a photographer?", ("style",)) is None

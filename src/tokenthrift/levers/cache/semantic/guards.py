@@ -120,8 +120,10 @@ def instruction_differs(a: TextFeatures, b: TextFeatures) -> bool:
 def style_differs(a: TextFeatures, b: TextFeatures) -> bool:
     # Another audience ("…to a five-year-old" / as asked, "a retiree" / "I"), or tones
     # that share nothing ("a firm reply" / "a polite reply").
-    return a.audiences != b.audiences or (bool(a.tones) and bool(b.tones)
-                                          and not a.tones & b.tones)
+    # An audience word that is the topic on the other side ("discounts for students" /
+    # "a student discount") is not another audience.
+    other_audience = a.audiences != b.audiences and a.audience_words != b.audience_words
+    return other_audience or (bool(a.tones) and bool(b.tones) and not a.tones & b.tones)
 
 
 def template_slot_differs(a: TextFeatures, b: TextFeatures) -> bool:

@@ -278,6 +278,8 @@ _TONES = {
     "angry": "angry rude harsh",
     "sarcastic": "sarcastic ironic",
 }
+# What introduces an audience, within the four words before it.
+AUDIENCE_MARKERS = words("to for as like i'm im am should would")
 AUDIENCE_WORDS = {w: group for group, text in _AUDIENCES.items() for w in text.split()}
 TONE_WORDS = {w: group for group, text in _TONES.items() for w in text.split()}
 

@@ -54,7 +54,8 @@ class TextFeatures:
     tasks: frozenset[str]  # what its first paragraph asks done: "summary", "translation"…
     attachment: str | None  # hash of what the instruction is about (``split_instruction``)
     head_words: tuple[str, ...]  # the instruction's words, when there is an attachment
-    audiences: frozenset[str]  # who the answer is for: "child", "expert"…
+    audiences: frozenset[str]  # who the answer is for, named as such: "child", "expert"…
+    audience_words: frozenset[str]  # audience words anywhere, as a topic too ("student discount")
     tones: frozenset[str]  # in what tone: "polite", "firm"…
 
 
@@ -88,7 +89,9 @@ def features(text: str) -> TextFeatures:
         tasks=_tasks([t.lower() for t in tokenize(head)]),
         attachment=_fingerprint(rest) if rest.strip() else None,
         head_words=tuple(t.lower() for t in tokenize(head) if t[0].isalnum()) if rest.strip() else (),
-        audiences=frozenset(lexicon.AUDIENCE_WORDS[t] for t in lower if t in lexicon.AUDIENCE_WORDS),
+        audiences=_audiences(lower),
+        audience_words=frozenset(lexicon.AUDIENCE_WORDS[t] for t in lower
+                                 if t in lexicon.AUDIENCE_WORDS),
         tones=frozenset(lexicon.TONE_WORDS[t] for t in lower if t in lexicon.TONE_WORDS),
     )
 
@@ -183,6 +186,21 @@ def _asks(lower: list[str]) -> frozenset[str]:
         if token in (".", "?", "!", ",", ":", ";"):
             opening = True
     return frozenset(kinds)
+
+
+def _audiences(lower: list[str]) -> frozenset[str]:
+    """Who the answer is for, named as such: "…to a five-year-old", "for beginners", "as
+    an expert", "I'm a retiree", "Should a retiree…". An audience word elsewhere is a topic
+    ("How do I become a professional photographer?")."""
+    found: set[str] = set()
+    for i, token in enumerate(lower):
+        group = lexicon.AUDIENCE_WORDS.get(token)
+        if group is None:
+            continue
+        before = lower[max(0, i - 4) : i]
+        if any(t in lexicon.AUDIENCE_MARKERS for t in before):
+            found.add(group)
+    return frozenset(found)
 
 
 def _tasks(lower: list[str]) -> frozenset[str]:
