@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
 import socket
 import threading
 import urllib.error
@@ -138,6 +139,21 @@ def webhook_receiver(fail_first: int = 0) -> Iterator[WebhookReceiver]:
         receiver.close()
 
 
+def _port_outside_the_ephemeral_range() -> int:
+    """A free port the kernel never hands out to an outgoing connection, so that while the
+    link is cut no client socket can take it and the restore can bind it again."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(max(1024, low - 12000), low)
+        with contextlib.suppress(OSError), socket.create_server(("127.0.0.1", port)):
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
+
+
 class CuttableProxy:
     """A TCP relay to ``target`` on a local port, whose link can be cut and restored:
     a database outage without stopping the shared database. While cut, connections are
@@ -148,20 +164,25 @@ class CuttableProxy:
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         self._listener: socket.socket | None = None
-        probe = socket.create_server(("127.0.0.1", 0))
-        self.port = probe.getsockname()[1]
-        probe.close()
+        self._acceptor: threading.Thread
+        self.port = _port_outside_the_ephemeral_range()
         self.restore()
 
     def restore(self) -> None:
         listener = socket.create_server(("127.0.0.1", self.port))  # SO_REUSEADDR on POSIX
         listener.settimeout(0.05)
         self._listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+        self._acceptor = threading.Thread(target=self._accept, args=(listener,), daemon=True)
+        self._acceptor.start()
 
     def cut(self) -> None:
         listener, self._listener = self._listener, None
         if listener is not None:
+            # A close alone leaves the port listening while the accept thread is inside
+            # accept(): wait for that thread, so a restore can bind the port again.
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
+            self._acceptor.join(timeout=5)
             listener.close()
         with self._lock:
             for sock in self._sockets:
@@ -177,6 +198,9 @@ class CuttableProxy:
             except TimeoutError:
                 continue
             except OSError:
+                return
+            if self._listener is not listener:  # cut while this one was being accepted
+                client.close()
                 return
             client.settimeout(None)
             try:
