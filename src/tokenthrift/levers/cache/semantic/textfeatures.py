@@ -10,6 +10,7 @@ from functools import lru_cache
 
 from . import lexicon
 from .direction import Direction, directions, name_words, role_words
+from .instruction import audiences, split_instruction, tasks
 from .names import entities, languages, word_forms
 
 # Words keep inner apostrophes/dots/pluses/hashes so "don't", "node.js", "c++", "c#" survive.
@@ -67,6 +68,7 @@ def tokenize(text: str) -> list[str]:
 def features(text: str) -> TextFeatures:
     question, documents = split_documents(text)
     head, rest = split_instruction(text)
+    head_lower = [t.lower() for t in tokenize(head)]
     raw = tokenize(question)
     lower = [t.lower() for t in raw]
     names = entities(raw)
@@ -86,32 +88,14 @@ def features(text: str) -> TextFeatures:
         languages=languages(raw, lower),
         documents=documents,
         asks=_asks(lower),
-        tasks=_tasks([t.lower() for t in tokenize(head)]),
+        tasks=tasks(head_lower),
         attachment=_fingerprint(rest) if rest.strip() else None,
-        head_words=tuple(t.lower() for t in tokenize(head) if t[0].isalnum()) if rest.strip() else (),
-        audiences=_audiences(lower),
+        head_words=tuple(t for t in head_lower if t[0].isalnum()) if rest.strip() else (),
+        audiences=audiences(lower),
         audience_words=frozenset(lexicon.AUDIENCE_WORDS[t] for t in lower
                                  if t in lexicon.AUDIENCE_WORDS),
         tones=frozenset(lexicon.TONE_WORDS[t] for t in lower if t in lexicon.TONE_WORDS),
     )
-
-
-def split_instruction(text: str) -> tuple[str, str]:
-    """An instruction and the text it is about: the first paragraph and the rest; else the
-    first line and the rest; else, past a colon, a text of ``_ATTACHED_AFTER_COLON``
-    characters or more ("Classify this review: …"). ("", "") parts when there is none."""
-    text = text.strip()
-    for separator in ("\n\n", "\n"):
-        head, found, rest = text.partition(separator)
-        if found and rest.strip():
-            return head, rest
-    head, found, rest = text.partition(": ")
-    if found and len(rest) >= _ATTACHED_AFTER_COLON:
-        return head, rest
-    return text, ""
-
-
-_ATTACHED_AFTER_COLON = 80
 
 
 def split_documents(text: str) -> tuple[str, tuple[str, ...]]:
@@ -186,45 +170,6 @@ def _asks(lower: list[str]) -> frozenset[str]:
         if token in (".", "?", "!", ",", ":", ";"):
             opening = True
     return frozenset(kinds)
-
-
-def _audiences(lower: list[str]) -> frozenset[str]:
-    """Who the answer is for, named as such: "…to a five-year-old", "for beginners", "as
-    an expert", "I'm a retiree", "Should a retiree…". An audience word elsewhere is a topic
-    ("How do I become a professional photographer?")."""
-    found: set[str] = set()
-    for i, token in enumerate(lower):
-        group = lexicon.AUDIENCE_WORDS.get(token)
-        if group is None:
-            continue
-        before = lower[max(0, i - 4) : i]
-        if any(t in lexicon.AUDIENCE_MARKERS for t in before):
-            found.add(group)
-    return frozenset(found)
-
-
-def _tasks(lower: list[str]) -> frozenset[str]:
-    """The tasks an instruction names, by word or two-word phrase, in any inflection."""
-    found: set[str] = set()
-    for i, token in enumerate(lower):
-        after = lower[i + 1] if i + 1 < len(lower) else ""
-        for form in _base_forms(token):
-            for key in (f"{form}_{after}", form):
-                task = lexicon.TASK_WORDS.get(key)
-                if task is not None:
-                    found.add(task)
-    return frozenset(found)
-
-
-def _base_forms(token: str) -> tuple[str, ...]:
-    """The token and what it is without an inflection: "summarizing" → "summariz",
-    "summarize"; "fixes" → "fix"."""
-    forms = [token]
-    for suffix, restore in (("ing", ""), ("ing", "e"), ("ed", ""), ("ed", "e"), ("d", ""),
-                            ("es", ""), ("s", "")):
-        if token.endswith(suffix) and len(token) - len(suffix) >= 3:
-            forms.append(token[: -len(suffix)] + restore)
-    return tuple(forms)
 
 
 def _what_kind(lower: list[str], j: int) -> str | None:
