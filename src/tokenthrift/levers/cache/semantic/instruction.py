@@ -31,23 +31,11 @@ def tasks(lower: list[str]) -> frozenset[str]:
     found: set[str] = set()
     for i, token in enumerate(lower):
         after = lower[i + 1] if i + 1 < len(lower) else ""
-        for form in _base_forms(token):
-            for key in (f"{form}_{after}", form):
-                task = lexicon.TASK_WORDS.get(key)
-                if task is not None:
-                    found.add(task)
+        for key in (f"{token}_{after}", token):
+            task = lexicon.TASK_WORDS.get(key)
+            if task is not None:
+                found.add(task)
     return frozenset(found)
-
-
-def _base_forms(token: str) -> tuple[str, ...]:
-    """The token and what it is without an inflection: "summarizing" → "summariz",
-    "summarize"; "fixes" → "fix"."""
-    forms = [token]
-    for suffix, restore in (("ing", ""), ("ing", "e"), ("ed", ""), ("ed", "e"), ("d", ""),
-                            ("es", ""), ("s", "")):
-        if token.endswith(suffix) and len(token) - len(suffix) >= 3:
-            forms.append(token[: -len(suffix)] + restore)
-    return tuple(forms)
 
 
 def audiences(lower: list[str]) -> frozenset[str]:

@@ -246,9 +246,24 @@ _TASKS = {
     "questions": "quiz questions",
     "keywords": "keywords tags hashtags",
 }
-TASK_WORDS: dict[str, str] = {
-    word: task for task, text in _TASKS.items() for word in text.split()
-}
+
+
+def _task_words() -> dict[str, str]:
+    """Every inflection of each entry ("summarized", "fixes"; "summed_up" for "sum_up"),
+    the entries as written taking precedence."""
+    table: dict[str, str] = {}
+    for task, text in _TASKS.items():
+        for entry in text.split():
+            table[entry] = task
+    for task, text in _TASKS.items():
+        for entry in text.split():
+            head, _, rest = entry.partition("_")
+            for form in inflections(head):
+                table.setdefault(f"{form}_{rest}" if rest else form, task)
+    return table
+
+
+TASK_WORDS = _task_words()
 
 
 # Who the answer is for, and in what tone: "…to a five-year-old", "…for an expert", "a
