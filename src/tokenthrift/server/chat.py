@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from types import ModuleType
 from typing import Any
 
@@ -52,8 +52,9 @@ async def handle_chat(request: Request, wire_format: WireFormat) -> Response:
         key = client_key(request.headers)
         if chat.stream:
             stream = await gateway.stream(chat, exchange=exchange, client_key=key)
+            renderer = wire.StreamRenderer(stream.exchange.request)
             return SettlingStreamingResponse(
-                stream, _relay(stream, wire), media_type="text/event-stream",
+                stream, relay(stream, renderer), media_type="text/event-stream",
                 headers={**stream.headers, "cache-control": "no-cache"},
             )
         completion = await gateway.complete(chat, exchange=exchange, client_key=key)
@@ -81,10 +82,12 @@ class SettlingStreamingResponse(StreamingResponse):
             await self._completion_stream.abandon()
 
 
-async def _relay(stream: CompletionStream, wire: ModuleType) -> AsyncIterator[bytes]:
+async def relay(stream: CompletionStream, renderer: Any,
+                before_tail: Callable[[], Awaitable[None]] | None = None) -> AsyncIterator[bytes]:
     """Render canonical events in the client's format; end with the cost as an SSE comment
-    (SDKs ignore comments; headers were sent before the cost was known)."""
-    renderer = wire.StreamRenderer(stream.exchange.request)
+    (SDKs ignore comments; headers were sent before the cost was known), then run
+    ``before_tail`` (a Responses stream stores its response there), then the format's
+    closing event."""
     async for chunk in rendered_events(stream, renderer):
         yield chunk
     if stream.exchange.status == 502:
@@ -92,6 +95,8 @@ async def _relay(stream: CompletionStream, wire: ModuleType) -> AsyncIterator[by
     tail = renderer.done()
     if trailer := cost_trailer(stream):
         yield trailer
+    if before_tail is not None:
+        await before_tail()
     if tail:
         yield tail
 

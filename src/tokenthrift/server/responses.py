@@ -37,7 +37,7 @@ from ..wire import _responses_items, openai_responses
 from ..wire._responses_upstream import relayed
 from ..wire.openai_responses import ResponsesRequest, ResponsesStreamRenderer
 from .attribution import attribution_for, client_key, key_id, lever_directives
-from .chat import SettlingStreamingResponse, cost_trailer, rendered_events
+from .chat import SettlingStreamingResponse, relay
 from .http import error_response, read_json
 from .response_store import ResponseStore, StoredResponse
 from .responses_forward import ResponsesForwarder
@@ -99,9 +99,9 @@ class ResponsesEndpoints:
             if chat.stream:
                 stream = await gateway.stream(chat, exchange=exchange, client_key=key,
                                               forward=forward)
-                relay = self._relay(gateway, stream, parsed, response_id, tenant, history)
+                events = self._relay(gateway, stream, parsed, response_id, tenant, history)
                 return SettlingStreamingResponse(
-                    stream, relay, media_type="text/event-stream",
+                    stream, events, media_type="text/event-stream",
                     headers={**stream.headers, **_api_header(forward),
                              "cache-control": "no-cache"})
             completion = await gateway.complete(chat, exchange=exchange, client_key=key,
@@ -143,21 +143,17 @@ class ResponsesEndpoints:
         except Exception as exc:  # the answer is paid for: deliver it even if unstored
             log.warning("could not store response %s: %s", payload["id"], type(exc).__name__)
 
-    async def _relay(self, gateway: Gateway, stream: CompletionStream,
-                     parsed: ResponsesRequest, response_id: str, tenant: str,
-                     history: list[dict[str, Any]]) -> AsyncIterator[bytes]:
+    def _relay(self, gateway: Gateway, stream: CompletionStream,
+               parsed: ResponsesRequest, response_id: str, tenant: str,
+               history: list[dict[str, Any]]) -> AsyncIterator[bytes]:
         renderer = ResponsesStreamRenderer(parsed, response_id)
-        async for chunk in rendered_events(stream, renderer):
-            yield chunk
-        if stream.exchange.status == 502:
-            return  # cut upstream: the renderer's error event was the last word
-        tail = renderer.done()
-        if trailer := cost_trailer(stream):
-            yield trailer
-        final = renderer.final()
-        if parsed.store and final is not None:
-            await self._keep(gateway, tenant, parsed, history, final)
-        yield tail
+
+        async def keep() -> None:  # stored before the closing event reaches the client
+            final = renderer.final()
+            if parsed.store and final is not None:
+                await self._keep(gateway, tenant, parsed, history, final)
+
+        return relay(stream, renderer, before_tail=keep)
 
     # -- GET / DELETE -----------------------------------------------------------
 
