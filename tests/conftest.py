@@ -110,3 +110,22 @@ def make_record() -> Callable[..., LedgerRecord]:
         return LedgerRecord(**values)
 
     return make
+
+
+@pytest.fixture(scope="module")
+def served(request: pytest.FixtureRequest) -> Iterator[tuple[Any, Any]]:
+    """The emulator served over HTTP once per test module, with the module's
+    ``EMULATOR_CONFIG`` (a module may define its own ``served`` instead)."""
+    from tokenthrift.emulator import Emulator, EmulatorConfig, create_app
+    from tokenthrift.server.runner import ServerThread
+
+    emulator = Emulator(getattr(request.module, "EMULATOR_CONFIG", EmulatorConfig()))
+    with ServerThread(create_app(emulator)) as server:
+        yield server, emulator
+
+
+@pytest.fixture
+def emulator(served: tuple[Any, Any]) -> Any:
+    """``served``'s emulator, reset before the test."""
+    served[1].reset()
+    return served[1]

@@ -5,32 +5,18 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import anthropic
 import openai
 import pytest
 
-from tokenthrift.emulator import Emulator, EmulatorConfig, create_app
+from tokenthrift.emulator import Emulator, EmulatorConfig
 from tokenthrift.server.runner import ServerThread
 
-# Frozen simulated time; 1 request per simulated second, so "N seconds" = N requests done.
-CONFIG = EmulatorConfig(batch_time_scale=0, batch_requests_per_s=1, batch_validation_s=10,
-                        batch_finalize_s=5)
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[ServerThread, Emulator]]:
-    emulator = Emulator(CONFIG)
-    with ServerThread(create_app(emulator)) as server:
-        yield server, emulator
-
-
-@pytest.fixture
-def emulator(served: tuple[ServerThread, Emulator]) -> Emulator:
-    served[1].reset()
-    return served[1]
+# For the conftest's `served` emulator. Frozen simulated time; 1 request per simulated second, so "N seconds" = N requests done.
+EMULATOR_CONFIG = EmulatorConfig(batch_time_scale=0, batch_requests_per_s=1,
+                                 batch_validation_s=10, batch_finalize_s=5)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,24 +18,11 @@ from click.testing import CliRunner
 from tokenthrift.batch.api import BatchAPI
 from tokenthrift.batch.runner import BatchRunner
 from tokenthrift.cli.main import cli
-from tokenthrift.emulator import Emulator, EmulatorConfig, create_app
+from tokenthrift.emulator import Emulator, EmulatorConfig
 from tokenthrift.server.runner import ServerThread
 
-CONFIG = EmulatorConfig(batch_time_scale=0, batch_requests_per_s=10, batch_validation_s=1,
-                        batch_finalize_s=1)
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[ServerThread, Emulator]]:
-    emulator = Emulator(CONFIG)
-    with ServerThread(create_app(emulator)) as server:
-        yield server, emulator
-
-
-@pytest.fixture
-def emulator(served: tuple[ServerThread, Emulator]) -> Emulator:
-    served[1].reset()
-    return served[1]
+EMULATOR_CONFIG = EmulatorConfig(batch_time_scale=0, batch_requests_per_s=10,
+                                 batch_validation_s=1, batch_finalize_s=1)
 
 
 @pytest.fixture
