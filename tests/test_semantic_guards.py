@@ -165,3 +165,26 @@ def test_an_audience_word_as_the_topic_is_not_another_audience() -> None:
                       ("style",)) is None
     assert first_veto("How do I become a professional photographer?",
                       "How can I become a photographer?", ("style",)) is None
+
+
+REVIEW_A = ("Classify the sentiment of this review: The blender is loud, but it crushes ice in "
+            "seconds and the jug is easy to clean.")
+REVIEW_B = ("Classify the sentiment of this review: The blender is quiet, but it leaks at the "
+            "base and the jug cracked within a week.")
+
+
+@pytest.mark.parametrize(("guard", "query", "candidate"), [
+    ("direction", "Convert 250 euros to US dollars.", "Convert 250 US dollars to euros."),
+    ("documents", REVIEW_A, REVIEW_B),
+    ("question", "What were the consequences of the 1929 crash?", "What happened in the 1929 crash?"),
+    ("template", "How do I handle exam stress?", "How do I avoid exam stress?"),
+])
+def test_second_pass_rules_each_guard_owns(guard: str, query: str, candidate: str) -> None:
+    assert GUARDS[guard](*_features(query, query)) is False  # positive control: itself passes
+    assert GUARDS[guard](*_features(query, candidate))
+
+
+def test_a_common_synonym_is_not_a_changed_slot() -> None:
+    # The same place changed to a word that is not a synonym is refused (rule above).
+    assert first_veto("How do I handle exam stress?", "How do I deal with exam stress?",
+                      ("template",)) is None
