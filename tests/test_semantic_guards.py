@@ -168,9 +168,9 @@ def test_an_audience_word_as_the_topic_is_not_another_audience() -> None:
 
 
 REVIEW_A = ("Classify the sentiment of this review: The blender is loud, but it crushes ice in "
-            "seconds and the jug is easy to clean.")
+            "seconds and the glass jug is easy to clean by hand.")
 REVIEW_B = ("Classify the sentiment of this review: The blender is quiet, but it leaks at the "
-            "base and the jug cracked within a week.")
+            "base and the glass jug cracked within the first week.")
 
 
 @pytest.mark.parametrize(("guard", "query", "candidate"), [
