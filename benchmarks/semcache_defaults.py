@@ -1,17 +1,13 @@
-"""Choose the shipped semantic-cache default on the LLM-prompt development pairs, and report it.
+"""Report the shipped semantic-cache default on every labelled-pairs set.
 
     .venv/bin/python benchmarks/semcache_defaults.py [--shared ../shared/data/semcache]
 
-1. Sweeps the threshold over the development pairs (``llm_prompt_pairs_dev.jsonl`` and
-   ``llm_prompt_pairs_held.jsonl``, pooled: the guards of the second pass were developed on
-   both) with the default guards and applies the rule written in
-   ``semantic/data/defaults.json``: the lowest threshold, on a 0.01 grid, at and above
-   which the false-hit rate stays within the 1% target.
-2. Reports the shipped default (what ``tokenthrift cache eval`` does with no options) on
-   each development part, on ``llm_prompt_pairs_fresh.jsonl`` (written afterwards by
-   someone who never saw the guards, and scored once: the honest estimate), and, when
-   ``--shared`` holds them, on QQP and the adversarial set: precision, recall, false-hit
-   rate, hit rate per kind.
+The default (threshold, guards, review) is what ``tokenthrift cache eval`` uses with no
+options; ``benchmarks/semcache_review.py --write`` chose it (rules in its docstring). This
+reports it on each development part (``llm_prompt_pairs_dev.jsonl``, ``_held.jsonl``), on
+``llm_prompt_pairs_fresh.jsonl`` (written afterwards by someone who never saw the guards:
+the honest estimate) and, when ``--shared`` holds them, on QQP and the adversarial set:
+precision, recall, false-hit rate, hit rate per kind.
 """
 
 from __future__ import annotations
@@ -19,38 +15,21 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-
 from semcache_common import pair_vectors
 from tokenthrift.levers.cache.semantic import SemanticSettings, decision_for
-from tokenthrift.levers.cache.semantic.decision import Decision
 from tokenthrift.levers.cache.semantic.embedders import build_embedder
 from tokenthrift.levers.cache.semantic.evaluation import (
     EvalReport,
-    decision_scores,
     evaluate,
     pair_similarities,
     similarities,
 )
-from tokenthrift.levers.cache.semantic.guards import DEFAULT_GUARDS
 from tokenthrift.levers.cache.semantic.pairs import read_pairs
 
 DATA = Path(__file__).resolve().parent / "data"
 DEVELOPMENT = ("llm_prompt_pairs_dev.jsonl", "llm_prompt_pairs_held.jsonl")
 TEST = "llm_prompt_pairs_fresh.jsonl"
 TARGET_FALSE_HITS = 0.01
-
-
-def choose(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float, float]:
-    """(threshold, false-hit rate, recall) by the rule above."""
-    negatives, positives = labels == 0, labels == 1
-    grid = [round(0.70 + 0.01 * i, 2) for i in range(30)]
-    rows = [(t, float((scores[negatives] >= t).mean()), float((scores[positives] >= t).mean()))
-            for t in grid]
-    for i, row in enumerate(rows):
-        if all(r[1] <= TARGET_FALSE_HITS for r in rows[i:]):
-            return row
-    return rows[-1]
 
 
 def main() -> None:
@@ -60,13 +39,9 @@ def main() -> None:
     args = parser.parse_args()
     embedder = build_embedder("onnx-minilm", None, None)
     development = [p for name in DEVELOPMENT for p in read_pairs(DATA / name)]
-    sims = similarities(embedder, development)
-    scores = decision_scores(Decision(0.0, DEFAULT_GUARDS), development, sims)
-    threshold, fhr, recall = choose(scores, np.array([p.label for p in development]))
-    print(f"rule on the development pairs ({len(development)}): threshold {threshold:.2f} "
-          f"(false-hit rate {fhr:.4f}, paraphrase recall {recall:.4f})")
-    shipped = decision_for(SemanticSettings())
-    print(f"shipped default: threshold {shipped.threshold}, guards {list(shipped.guards)}")
+    shipped = decision_for(SemanticSettings(), embedder)
+    print(f"shipped default: threshold {shipped.threshold}, guards {list(shipped.guards)}, "
+          f"review {'on' if shipped.reviewer else 'off'}")
     files = [*(DATA / name for name in DEVELOPMENT), DATA / TEST,
              args.shared / "qqp_pairs_dev.jsonl", args.shared / "adversarial_pairs_dev.jsonl"]
     for path in files:

@@ -3,13 +3,14 @@
     .venv/bin/python benchmarks/semcache_quality.py [--write-table] [--qqp-limit N]
 
 1. QQP dev pairs, split 50/50 (seeded): calibrate on one half, report on the other, for
-   target precisions 0.85/0.90/0.95 — raw cosine vs. the default guards.
+   target precisions 0.85/0.90/0.95 — raw cosine vs. the default guards vs. the guards and
+   the shipped review (``review.py``).
 2. Adversarial dev pairs: false-hit rate per kind at the calibrated thresholds, with and
    without guards, and recall on the paraphrase controls; plus each guard alone.
 
 Scores come from ``semantic.evaluation`` — the live decision, not a re-implementation.
 ``--write-table`` writes ``semantic/data/calibration.json``, the shipped threshold curve
-(thresholds only, from the calibration half).
+(thresholds only, from the calibration half), for each of the three decisions.
 """
 
 from __future__ import annotations
@@ -22,21 +23,49 @@ from pathlib import Path
 import numpy as np
 
 from semcache_common import default_embedder, load, pair_vectors, split
+from semcache_review import BAND
 from tokenthrift.levers.cache.semantic import calibration
-from tokenthrift.levers.cache.semantic.decision import Decision
+from tokenthrift.levers.cache.semantic.decision import VETOED, Decision
 from tokenthrift.levers.cache.semantic.evaluation import (
     decision_scores,
     evaluate,
     pair_similarities,
+    report,
 )
 from tokenthrift.levers.cache.semantic.guards import DEFAULT_GUARDS, GUARDS
 from tokenthrift.levers.cache.semantic.pairs import LabelledPair
+from tokenthrift.levers.cache.semantic.review import reviewer_for
 
 TARGETS = (0.85, 0.90, 0.95)
 # Adversarial pairs are also scored at a looser target: the paraphrase controls sit at a
 # median cosine of 0.885, below what QQP's 0.85 target allows.
 ADVERSARIAL_TARGETS = (0.70, 0.85, 0.90)
 TABLE = Path(__file__).resolve().parents[1] / "src/tokenthrift/levers/cache/semantic/data/calibration.json"
+
+
+FLOOR = 0.50  # the shipped curve starts here
+REVIEW_BAND = BAND  # the review's curve starts where its fit data does
+_SCORES: dict[tuple[str, int], np.ndarray] = {}
+
+
+def decisions() -> list[tuple[str, Decision]]:
+    """The decisions compared: raw cosine, the default guards, guards + the shipped review."""
+    reviewer = reviewer_for(default_embedder())
+    return [("raw cosine", Decision(1.0, ())), ("with guards", Decision(1.0, DEFAULT_GUARDS)),
+            ("guards + review", Decision(1.0, DEFAULT_GUARDS, reviewer))]
+
+
+def scores_of(name: str, decision: Decision, pairs: list[LabelledPair], sims: np.ndarray) -> np.ndarray:
+    """``decision_scores``, once per decision and pairs list (the review embeds every pair).
+    With the review, only similarities from ``REVIEW_BAND`` up count: the review was fitted
+    on those, so no calibrated threshold goes below them."""
+    key = (name, id(pairs))
+    if key not in _SCORES:
+        floor = FLOOR if decision.reviewer is None else REVIEW_BAND
+        scores = decision_scores(decision, pairs, sims, floor=floor)
+        scores[scores < floor] = VETOED
+        _SCORES[key] = scores
+    return _SCORES[key]
 
 
 def labels_of(pairs: list[LabelledPair]) -> np.ndarray:
@@ -60,16 +89,15 @@ def qqp_section(cal: list[LabelledPair], held: list[LabelledPair], sims_cal: np.
     lines = ["| decision | target | threshold | cal. precision | held-aside precision | held-aside recall | |Δ| ≤ 0.02 |",
              "|---|---|---|---|---|---|---|"]
     thresholds: dict[str, dict[float, float]] = {}
-    for name, guards in (("raw cosine", ()), ("with guards", DEFAULT_GUARDS)):
-        decision = Decision(1.0, guards)
-        scores_cal = decision_scores(decision, cal, sims_cal)
+    for name, decision in decisions():
+        scores_cal = scores_of(name, decision, cal, sims_cal)
         thresholds[name] = {
             t: calibration.calibrate(scores_cal, labels_of(cal), t).threshold for t in ADVERSARIAL_TARGETS
         }
         for target in TARGETS:
             found = calibration.calibrate(scores_cal, labels_of(cal), target)
             thresholds[name][target] = found.threshold
-            held_report = evaluate(decision.with_threshold(found.threshold), held, sims_held)
+            held_report = report(held, scores_of(name, decision, held, sims_held) >= found.threshold)
             if not found.reachable:
                 lines.append(f"| {name} | {target:.2f} | — | unreachable: ceiling {found.precision:.3f} "
                              f"at recall {found.recall:.3f} (t={found.threshold:.4f}) | "
@@ -86,8 +114,8 @@ def qqp_ceiling_lines(held: list[LabelledPair], sims_held: np.ndarray) -> list[s
     lines = ["| decision | precision at recall 0.05 | at recall 0.10 | at recall 0.20 | at recall 0.30 | best precision (recall) |",
              "|---|---|---|---|---|---|"]
     labels = labels_of(held)
-    for name, guards in (("raw cosine", ()), ("with guards", DEFAULT_GUARDS)):
-        scores = decision_scores(Decision(1.0, guards), held, sims_held)
+    for name, decision in decisions():
+        scores = scores_of(name, decision, held, sims_held)
         at = [precision_at_recall(scores, labels, r) for r in (0.05, 0.10, 0.20, 0.30)]
         best = ceiling(scores, labels)
         lines.append(f"| {name} | " + " | ".join(f"{p:.3f}" for p in at)
@@ -102,13 +130,17 @@ def adversarial_section(adv: list[LabelledPair], sims: np.ndarray, thresholds: d
              "| decision | threshold | " + " | ".join(
                  f"{k} {'recall' if k == 'paraphrase_control' else 'false hits'}" for k in kinds) + " |",
              "|---|---|" + "---|" * len(kinds)]
-    rows = [("raw cosine", (), thresholds["raw cosine"][target]),
-            ("with guards", DEFAULT_GUARDS, thresholds["with guards"][target])]
+    reviewer = decisions()[2][1].reviewer
+    rows = [("raw cosine", Decision(thresholds["raw cosine"][target], ())),
+            ("with guards", Decision(thresholds["with guards"][target], DEFAULT_GUARDS)),
+            ("guards + review", Decision(thresholds["guards + review"][target], DEFAULT_GUARDS, reviewer))]
     base = thresholds["with guards"][target]
-    rows += [(f"only `{g}`", (g,), base) for g in GUARDS]
-    rows += [(f"all but `{g}`", tuple(x for x in DEFAULT_GUARDS if x != g), base) for g in DEFAULT_GUARDS]
-    for name, guards, threshold in rows:
-        result = evaluate(Decision(threshold, guards), adv, sims)
+    rows += [(f"only `{g}`", Decision(base, (g,))) for g in GUARDS]
+    rows += [(f"all but `{g}`", Decision(base, tuple(x for x in DEFAULT_GUARDS if x != g)))
+             for g in DEFAULT_GUARDS]
+    for name, decision in rows:
+        threshold = decision.threshold
+        result = evaluate(decision, adv, sims)
         cells = [f"{result.by_kind[k].hit_rate:.3f}" for k in kinds]
         lines.append(f"| {name} | {threshold:.4f} | " + " | ".join(cells) + " |")
     return lines
@@ -130,11 +162,14 @@ def guard_veto_lines(pairs: list[LabelledPair], sims: np.ndarray, threshold: flo
 
 def write_table(cal: list[LabelledPair], sims_cal: np.ndarray, embedder: str) -> None:
     curves: dict[str, list[dict[str, float]]] = {}
-    for key, guards in (("raw", ()), ("guarded", DEFAULT_GUARDS)):
-        scores = decision_scores(Decision(1.0, guards), cal, sims_cal)
+    keys = {"raw cosine": "raw", "with guards": "guarded", "guards + review": "reviewed"}
+    for name, decision in decisions():
+        key = keys[name]
+        scores = scores_of(name, decision, cal, sims_cal)
         points = calibration.curve(scores, labels_of(cal))
         curves[key] = []
-        for t in np.arange(0.50, 1.0001, 0.0025):  # a 0.0025 grid: enough to pick a threshold
+        start = FLOOR if decision.reviewer is None else REVIEW_BAND
+        for t in np.arange(start, 1.0001, 0.0025):  # a 0.0025 grid: enough to pick a threshold
             above = [p for p in points if p.threshold >= t]
             if above and above[-1].hits >= calibration.MIN_HITS:
                 p = above[-1]

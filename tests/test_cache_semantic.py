@@ -34,10 +34,11 @@ def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
 
 @pytest.fixture(scope="module")
 def unguarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
-    """The same cache with no guards: what the similarity threshold alone would serve."""
+    """The same cache with no guards and no review: what the similarity threshold alone
+    would serve."""
     tmp = tmp_path_factory.mktemp("semantic-unguarded")
     config = config_for(tmp, {"data_dir": str(tmp / "data"),
-                              "cache": {"semantic": {**SEMANTIC, "guards": []}}})
+                              "cache": {"semantic": {**SEMANTIC, "guards": [], "review": False}}})
     with running_gateway(config) as running:
         yield running
 
@@ -115,14 +116,14 @@ def test_no_semantic_hit_after_a_different_conversation(gw: RunningGateway) -> N
     ("How do I transfer money from my savings account to my checking account?",
      "How can I transfer money from my savings account to my checking account?",
      "How do I transfer money from my checking account to my savings account?"),
-    ("Do you ship to Canada?", "Do you guys ship to Canada?", "Do you not ship to Canada?"),
+    ("Do you ship to Canada?", "Can you ship to Canada?", "Do you not ship to Canada?"),
 ])
 def test_guards_refuse_near_duplicates_that_mean_something_else(
     gw: RunningGateway, unguarded: RunningGateway, stored: str, paraphrase: str, asked: str
 ) -> None:
     sys_prompt = system()
-    # Without guards the threshold alone would serve the stored answer to ``asked``: the
-    # miss below is the guard's doing, not a low similarity.
+    # Without guards (and review) the threshold alone would serve the stored answer to
+    # ``asked``: the miss below is their doing, not a low similarity.
     ask(unguarded, stored, system=sys_prompt)
     assert status(ask(unguarded, asked, system=sys_prompt)) == "semantic"
 

@@ -1,6 +1,7 @@
 """The shipped semantic default: a threshold chosen on the LLM-prompt dev pairs with the
-``template`` guard among the defaults, used when the config sets neither ``threshold``
-nor ``target_precision``; an explicit target still goes through the QQP curve."""
+``template`` guard among the defaults (and the review, ``test_semantic_review``), used when
+the config sets neither ``threshold`` nor ``target_precision``; an explicit target still
+goes through the QQP curve."""
 
 from __future__ import annotations
 
@@ -15,23 +16,27 @@ from tokenthrift.levers.cache.semantic.guards import DEFAULT_GUARDS, first_veto
 from tokenthrift.levers.cache.semantic.pairs import read_pairs
 
 DATA = Path(__file__).resolve().parents[1] / "benchmarks" / "data"
+SHIPPED = json.loads((Path(__file__).resolve().parents[1] / "src/tokenthrift/levers/cache/semantic"
+                      / "data" / "defaults.json").read_text())["onnx-minilm"]
 
 
 def test_the_default_decision_uses_the_shipped_default_threshold() -> None:
     decision = decision_for(SemanticSettings())
-    assert decision.threshold == default_threshold("onnx-minilm", DEFAULT_GUARDS) == 0.86
+    assert decision.threshold == default_threshold("onnx-minilm", DEFAULT_GUARDS, True)
+    assert decision.threshold == SHIPPED["threshold"]
     assert "template" in decision.guards
     # An explicit target precision is still read off the QQP curve (a different number).
-    assert decision_for(SemanticSettings(target_precision=0.9)).threshold != 0.86
+    assert decision_for(SemanticSettings(target_precision=0.9)).threshold != SHIPPED["threshold"]
     assert decision_for(SemanticSettings(threshold=0.8)).threshold == 0.8
 
 
 def test_without_a_guard_it_was_chosen_with_the_default_does_not_apply() -> None:
     guards = tuple(g for g in DEFAULT_GUARDS if g != "template")
-    assert default_threshold("onnx-minilm", guards) is None
+    assert default_threshold("onnx-minilm", guards, True) is None
+    assert default_threshold("onnx-minilm", guards, False) is None
     assert default_threshold("openai:text-embedding-3-small@http://x", DEFAULT_GUARDS) is None
     # Falls back to the target-precision curve, as before.
-    assert decision_for(SemanticSettings(guards=guards)).threshold > 0.86
+    assert decision_for(SemanticSettings(guards=guards)).threshold > SHIPPED["threshold"]
 
 
 @pytest.mark.parametrize(("a", "b"), [

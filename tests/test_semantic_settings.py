@@ -27,11 +27,12 @@ def test_a_full_mapping(monkeypatch: pytest.MonkeyPatch) -> None:
         "enabled": True, "threshold": 0.91, "ttl": "15m", "scope": "team", "max_entries": "500",
         "embedder": "openai:text-embedding-3-small@https://api.example.com/v1",
         "embedder_api_key": "${EMBED_KEY}", "embedder_price_per_mtok": "0.02",
-        "guards": ["numbers", "negation"],
+        "guards": ["numbers", "negation"], "review": False,
     })
     assert s.enabled and s.threshold == 0.91 and s.ttl == 900.0 and s.scope == "team"
     assert s.max_entries == 500 and s.embedder_api_key == "sk-test"
     assert s.embedder_price_per_mtok == Decimal("0.02") and s.guards == ("numbers", "negation")
+    assert s.review is False and SemanticSettings().review is True
     assert s.effective_target_precision is None
     assert "sk-test" not in repr(s)
 
@@ -47,6 +48,7 @@ def test_a_full_mapping(monkeypatch: pytest.MonkeyPatch) -> None:
     ({"ttl": "soon"}, "ttl"),
     ({"ttl": -5}, "ttl"),
     ({"enabled": "yes"}, "enabled"),
+    ({"review": "no"}, "review"),
     ({"embedder": "word2vec"}, "embedder"),
     ({"embedder": "openai:text-embedding-3-small"}, "embedder"),
     ({"guards": ["numbers", "vibes"]}, "guards"),

@@ -48,7 +48,7 @@ def calibrate(pairs_path: str, target_precision: float, config_path: str | None,
     from ..levers.cache.semantic.evaluation import decision_scores
 
     settings, pairs, embedder = _prepare(pairs_path, config_path)
-    decision = decision_for_eval(settings)
+    decision = decision_for_eval(settings, embedder)
     scores = decision_scores(decision, pairs, _similarities(embedder, pairs))
     found = calibrate_scores(scores, _labels(pairs), target_precision)
     result = {
@@ -56,7 +56,7 @@ def calibrate(pairs_path: str, target_precision: float, config_path: str | None,
         "recall": round(found.recall, 6), "pairs": found.pairs, "embedder": embedder.name,
         "target_precision": target_precision, "reachable": found.reachable,
         "precision_lower_bound": round(found.precision_lower_bound, 6), "hits": found.hits,
-        "guards": list(decision.guards),
+        "guards": list(decision.guards), "review": decision.reviewer is not None,
     }
     if fmt == "json":
         click.echo(json.dumps(result))
@@ -80,7 +80,7 @@ def evaluate_pairs(pairs_path: str, config_path: str | None, threshold: float | 
     from ..levers.cache.semantic.evaluation import evaluate
 
     settings, pairs, embedder = _prepare(pairs_path, config_path)
-    decision = decision_for_eval(settings)
+    decision = decision_for_eval(settings, embedder)
     if threshold is not None:
         decision = decision.with_threshold(threshold)
     report = evaluate(decision, pairs, _similarities(embedder, pairs))
@@ -88,18 +88,18 @@ def evaluate_pairs(pairs_path: str, config_path: str | None, threshold: float | 
     if not result["by_kind"]:
         del result["by_kind"]
     result.update(threshold=round(decision.threshold, 6), embedder=embedder.name,
-                  guards=list(decision.guards))
+                  guards=list(decision.guards), review=decision.reviewer is not None)
     if fmt == "json":
         click.echo(json.dumps(result))
     else:
         _print_eval(result)
 
 
-def decision_for_eval(settings: SemanticSettings) -> Decision:
+def decision_for_eval(settings: SemanticSettings, embedder: Embedder) -> Decision:
     from ..levers.cache.semantic import decision_for
 
     try:
-        return decision_for(settings)
+        return decision_for(settings, embedder)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -1,7 +1,7 @@
 """Semantic matching for the response cache (see ``protocol`` for the contract).
 
 ``build_matcher(settings, data_dir)`` is what the response cache calls; ``decide`` is the
-live decision (threshold + guards) that the matcher and the eval commands share.
+live decision (threshold + guards + review) that the matcher and the eval commands share.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def build_matcher(settings: SemanticSettings, data_dir: str) -> SemanticMatcher:
     )
     return LocalMatcher(
         embedder,
-        decision_for(settings),
+        decision_for(settings, embedder),
         data_dir=data_dir,
         max_entries=settings.max_entries,
     )

@@ -126,18 +126,23 @@ def _defaults() -> dict[str, Any]:
     return dict(json.loads(_DEFAULTS.read_text()))
 
 
-def default_threshold(embedder: str, guards: tuple[str, ...]) -> float | None:
+def default_threshold(embedder: str, guards: tuple[str, ...], reviewed: bool = False) -> float | None:
     """The threshold shipped for ``embedder`` when the config sets neither ``threshold``
-    nor ``target_precision`` (``data/defaults.json``: chosen on the dev part of the
-    LLM-prompt pairs). None when nothing ships for this embedder, or the guards in use
-    lack one it was chosen with (the pairs it was chosen on would then hit more often)."""
+    nor ``target_precision`` (``data/defaults.json``: chosen on the development LLM-prompt
+    pairs), with the review or, when it is off, ``threshold_without_review``. None when
+    nothing ships for this embedder or the guards in use lack one it was chosen with (the
+    pairs it was chosen on would then hit more often)."""
     chosen = _defaults().get(embedder)
     if not chosen or not set(guards) >= set(chosen["guards"]):
         return None
+    if chosen.get("review", False) and not reviewed:
+        unreviewed = chosen.get("threshold_without_review")
+        return None if unreviewed is None else float(unreviewed)
     return float(chosen["threshold"])
 
 
-def shipped_threshold(embedder: str, guards: tuple[str, ...], target_precision: float) -> float:
+def shipped_threshold(embedder: str, guards: tuple[str, ...], target_precision: float,
+                      reviewed: bool = False) -> float:
     """The threshold the shipped curve gives for ``target_precision``; ValueError if none."""
     curves = _table().get(embedder)
     if not curves:
@@ -146,9 +151,13 @@ def shipped_threshold(embedder: str, guards: tuple[str, ...], target_precision: 
             "`tokenthrift cache calibrate --pairs YOUR_PAIRS.jsonl --target-precision P` "
             "and set cache.semantic.threshold"
         )
-    # With guards, the guarded curve; a different guard set falls back to the raw-cosine
-    # curve, which is the conservative one (guards only ever take hits away).
-    key = "guarded" if guards and set(guards) >= set(curves.get("guards", [])) else "raw"
+    # With guards (and the review), their curve; a different guard set falls back to the
+    # raw-cosine curve, and a review without its curve to the guarded one: the
+    # conservative choices (guards and the review only ever take hits away).
+    guarded = bool(guards) and set(guards) >= set(curves.get("guards", []))
+    key = "raw"
+    if guarded:
+        key = "reviewed" if reviewed and "reviewed" in curves else "guarded"
     points = [CurvePoint(**p) for p in curves[key]]
     passing = [p for p in points if p.lower_bound >= target_precision]
     if not passing:

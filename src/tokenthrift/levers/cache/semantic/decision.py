@@ -2,16 +2,21 @@
 
 One function decides for the matcher at lookup time *and* for ``tokenthrift cache eval`` /
 ``calibrate``, so what a user measures is what the cache does: similarity at or above the
-threshold, and no guard vetoes the pair.
+threshold, no guard vetoes the pair, and the review (``review``: a second look with the
+embedder, when one ships for it) passes it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from .guards import DEFAULT_GUARDS, first_veto
 from .settings import SemanticSettings
+
+if TYPE_CHECKING:
+    from .review import Reviewer
 
 VETOED = float("-inf")  # the decision score of a pair a guard rejects
 
@@ -20,6 +25,7 @@ VETOED = float("-inf")  # the decision score of a pair a guard rejects
 class Decision:
     threshold: float
     guards: tuple[str, ...] = DEFAULT_GUARDS
+    reviewer: Reviewer | None = field(default=None, compare=False)
 
     def veto(self, query: str, candidate: str) -> str | None:
         """The guard that rejects the pair whatever its similarity, or None."""
@@ -33,28 +39,48 @@ class Decision:
         """None when the candidate is accepted, else why not: "threshold" or a guard name."""
         if similarity < self.threshold:
             return "threshold"  # cheap test first: most candidates fail here
-        return self.veto(query, candidate)
+        vetoed = self.veto(query, candidate)
+        if vetoed is not None or self.reviewer is None or query == candidate:
+            return vetoed
+        return self.reviewer.verdict(query, candidate, similarity)  # the costly look last
 
     def accepts(self, query: str, candidate: str, similarity: float) -> bool:
         return self.verdict(query, candidate, similarity) is None
 
     def with_threshold(self, threshold: float) -> Decision:
-        return Decision(threshold, self.guards)
+        return Decision(threshold, self.guards, self.reviewer)
 
 
-def decision_for(settings: SemanticSettings) -> Decision:
-    """The decision the live cache makes with ``settings``."""
+def decision_for(settings: SemanticSettings, embedder: object | None = None) -> Decision:
+    """The decision the live cache makes with ``settings`` and its ``embedder`` (built
+    from ``settings.embedder`` when not given)."""
     from .calibration import default_threshold, shipped_threshold
 
+    reviewer = _reviewer(settings, embedder)
+    reviewed = reviewer is not None
     if settings.threshold is not None:
-        return Decision(settings.threshold, settings.guards)
+        return Decision(settings.threshold, settings.guards, reviewer)
     if settings.target_precision is None:
-        default = default_threshold(settings.embedder, settings.guards)
+        default = default_threshold(settings.embedder, settings.guards, reviewed)
         if default is not None:
-            return Decision(default, settings.guards)
+            return Decision(default, settings.guards, reviewer)
     target = settings.effective_target_precision
     assert target is not None
-    return Decision(shipped_threshold(settings.embedder, settings.guards, target), settings.guards)
+    threshold = shipped_threshold(settings.embedder, settings.guards, target, reviewed)
+    return Decision(threshold, settings.guards, reviewer)
+
+
+def _reviewer(settings: SemanticSettings, embedder: object | None) -> Reviewer | None:
+    from .review import reviewer_for, shipped_model
+
+    if not settings.review or shipped_model(settings.embedder) is None:
+        return None
+    if embedder is None:
+        from .embedders import build_embedder
+
+        embedder = build_embedder(settings.embedder, settings.embedder_api_key,
+                                  settings.embedder_price_per_mtok)
+    return reviewer_for(embedder)
 
 
 @lru_cache(maxsize=1)
@@ -63,5 +89,5 @@ def default_decision() -> Decision:
 
 
 def decide(query: str, candidate: str, similarity: float) -> bool:
-    """The live decision with the default settings (threshold + guards)."""
+    """The live decision with the default settings (threshold + guards + review)."""
     return default_decision().accepts(query, candidate, similarity)

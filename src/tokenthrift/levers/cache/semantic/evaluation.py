@@ -48,19 +48,30 @@ def pair_similarities(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", as_stored(a), as_stored(b))
 
 
-def decision_scores(decision: Decision, pairs: Sequence[LabelledPair], sims: np.ndarray) -> np.ndarray:
-    """Similarity, or -inf where a guard vetoes: calibration sweeps its threshold over these."""
-    return np.array([
+def decision_scores(decision: Decision, pairs: Sequence[LabelledPair], sims: np.ndarray,
+                    floor: float = -np.inf) -> np.ndarray:
+    """Similarity, or -inf where a guard vetoes or the review rejects: calibration sweeps
+    its threshold over these. Pairs below ``floor`` are not reviewed (no threshold at or
+    above it can make them hits), which spares the review's forward passes."""
+    scores = np.array([
         VETOED if decision.veto(p.text_a, p.text_b) else float(s)
         for p, s in zip(pairs, sims, strict=True)
     ])
+    if decision.reviewer is not None:
+        rows = [int(i) for i in np.flatnonzero(np.isfinite(scores) & (scores >= floor))
+                if pairs[int(i)].text_a != pairs[int(i)].text_b]
+        verdicts = decision.reviewer.verdicts([(pairs[i].text_a, pairs[i].text_b) for i in rows],
+                                              [float(sims[i]) for i in rows])
+        for i, verdict in zip(rows, verdicts, strict=True):
+            if verdict is not None:
+                scores[i] = VETOED
+    return scores
 
 
 def evaluate(decision: Decision, pairs: Sequence[LabelledPair], sims: np.ndarray) -> EvalReport:
-    hits = np.array([
-        decision.accepts(p.text_a, p.text_b, float(s)) for p, s in zip(pairs, sims, strict=True)
-    ], dtype=bool)
-    return report(pairs, hits)
+    # The same verdict as ``Decision.accepts`` pair by pair, with the review batched.
+    scores = decision_scores(decision, pairs, sims, floor=decision.threshold)
+    return report(pairs, scores >= decision.threshold)
 
 
 def report(pairs: Sequence[LabelledPair], hits: np.ndarray) -> EvalReport:

@@ -12,6 +12,7 @@ cache:
                                # | openai:<model>@<base_url>  (+ embedder_api_key)
     guards: [numbers, negation, direction, languages, entities, documents, question,
              template, instruction, style]          # the default: all ten
+    review: true               # the second look (``review``) where one ships for the embedder
 ```
 
 With neither ``threshold`` nor ``target_precision``, the threshold shipped for the embedder
@@ -37,7 +38,7 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 KNOWN_KEYS = frozenset({
     "enabled", "target_precision", "threshold", "ttl", "scope", "max_entries", "embedder",
-    "embedder_api_key", "embedder_price_per_mtok", "guards",
+    "embedder_api_key", "embedder_price_per_mtok", "guards", "review",
 })
 
 
@@ -63,6 +64,9 @@ class SemanticSettings:
     # Price of an API embedder per million input tokens; None = look it up in the catalog.
     embedder_price_per_mtok: Decimal | None = None
     guards: tuple[str, ...] = field(default_factory=_default_guards)
+    # The review (a pair model and the changed-part check, ``review.py``) runs where a model
+    # ships for the embedder (onnx-minilm); off, the thresholds shipped without it apply.
+    review: bool = True
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -76,8 +80,9 @@ class SemanticSettings:
             raise ValueError("cache.semantic must be a mapping")
         check_keys(raw, KNOWN_KEYS, "cache.semantic")  # a ConfigError, which is a ValueError
         kwargs: dict[str, Any] = {}
-        if "enabled" in raw:
-            kwargs["enabled"] = _parse_bool("enabled", raw["enabled"])
+        for key in ("enabled", "review"):
+            if key in raw:
+                kwargs[key] = _parse_bool(key, raw[key])
         for key in ("target_precision", "threshold"):
             if raw.get(key) is not None:
                 kwargs[key] = _parse_float(key, raw[key])

@@ -139,4 +139,10 @@ def one_slot_changed(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     return meaningful >= 2 or (meaningful >= 1 and _END in added)
 
 
-__all__ = ["FUNCTION_WORDS", "one_slot_changed"]
+def content_words(tokens: tuple[str, ...]) -> list[str]:
+    """The words that carry meaning, in the normal form this guard compares them in
+    (plurals, "-ing"/"-ed", British spelling and common synonyms folded)."""
+    return [t for t in _normal(tokens) if t != _END and _is_meaningful(t)]
+
+
+__all__ = ["FUNCTION_WORDS", "content_words", "one_slot_changed"]
