@@ -116,7 +116,7 @@ def test_no_semantic_hit_after_a_different_conversation(gw: RunningGateway) -> N
     ("How do I transfer money from my savings account to my checking account?",
      "How can I transfer money from my savings account to my checking account?",
      "How do I transfer money from my checking account to my savings account?"),
-    ("Do you ship to Canada?", "Can you ship to Canada?", "Do you not ship to Canada?"),
+    ("Do you ship to Canada?", "Do you guys ship to Canada?", "Do you not ship to Canada?"),
 ])
 def test_guards_refuse_near_duplicates_that_mean_something_else(
     gw: RunningGateway, unguarded: RunningGateway, stored: str, paraphrase: str, asked: str

@@ -85,6 +85,16 @@ def test_the_pair_model_is_stricter_with_short_questions_than_with_long_prompts(
     assert verdict(reviewer, a, b) == "pair_model"
 
 
+def test_fillers_do_not_count_as_unmatched_words(reviewer: Reviewer) -> None:
+    a = "Do you ship to Canada?"
+    # A word that narrows the question is refused (the control: the check can refuse)…
+    assert verdict(reviewer, a, "Do you ship to Canada by sea?") == "pair_model"
+    # …an added filler is not a word the other text must match.
+    assert verdict(reviewer, a, "Do you guys ship to Canada?") is None
+    assert verdict(reviewer, "What is the capital of France?",
+                   "Hi, what is the capital of France? Thanks!") is None
+
+
 def test_one_pair_and_a_batch_get_the_same_verdicts(reviewer: Reviewer) -> None:
     pairs = [("How do I reset my password?", "How can I reset my password?"),
              ("What is the best protein powder?", "What is the best protein powder for women?"),

@@ -34,6 +34,7 @@ from typing import Protocol
 import numpy as np
 
 from .embedders import Embeddings
+from .lexicon import words
 from .template import content_words
 from .textfeatures import features
 
@@ -116,7 +117,7 @@ def measure(query: str, candidate: str, similarity: float, query_states: WordSta
     a, b = features(query).tokens, features(candidate).tokens
     words_a = sum(1 for t in a if t[0].isalnum()) or 1
     words_b = sum(1 for t in b if t[0].isalnum()) or 1
-    worst, mean = _alignment(query_states[1], candidate_states[1])
+    worst, mean = _alignment(_without_fillers(query_states), _without_fillers(candidate_states))
     content_a, content_b = set(content_words(a)), set(content_words(b))
     new_a, new_b = len(content_a - content_b), len(content_b - content_a)
     union = content_a | content_b
@@ -134,6 +135,19 @@ def measure(query: str, candidate: str, similarity: float, query_states: WordSta
         float(min(new_a, new_b) == 0 < max(new_a, new_b)),
         float(opening_a == opening_b),
     ]
+
+
+# Words that never change what is asked: a filler left without a counterpart ("Do you
+# *guys* ship to Canada?") says nothing about the request.
+FILLERS = words("""please pls plz kindly guys just actually really basically hi hello hey
+thanks thank ok okay anyway anyways cheers""")
+
+
+def _without_fillers(states: WordStates) -> np.ndarray:
+    pieces, vectors = states
+    keep = [i for i, piece in enumerate(pieces)
+            if piece not in FILLERS or (i + 1 < len(pieces) and pieces[i + 1].startswith("##"))]
+    return vectors[keep] if len(keep) < len(pieces) else vectors
 
 
 def _alignment(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
