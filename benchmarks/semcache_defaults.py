@@ -29,7 +29,6 @@ from tokenthrift.levers.cache.semantic.pairs import read_pairs
 DATA = Path(__file__).resolve().parent / "data"
 DEVELOPMENT = ("llm_prompt_pairs_dev.jsonl", "llm_prompt_pairs_held.jsonl")
 TEST = "llm_prompt_pairs_fresh.jsonl"
-TARGET_FALSE_HITS = 0.01
 
 
 def main() -> None:

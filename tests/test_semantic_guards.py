@@ -82,6 +82,18 @@ PASSED = [
     ("Which is the best college in India for an MBA?", "Which is the best college for an MBA in India?"),
     ("How is India's relationship with Bangladesh?", "How is Bangladesh's relationship with India?"),
     ("What is the difference between Git and Mercurial?", "How is Mercurial different from Git?"),
+    # issue 12, second pass
+    ("Suggest a name for a coffee shop.", "Can you suggest one name for a coffee shop?"),
+    ("Who won the World Cup in 2014?", "Who won the 2014 World Cup?"),
+    ("Summarize this note.\n\nThe office closes at noon on Friday for the move.",
+     "Please summarise this note.\n\nThe office closes at noon on Friday for the move."),
+    ("Explain Python's list comprehensions.", "How do list comprehensions work in Python?"),
+    ("How do I parse JSON in JS?", "How do I parse JSON in JavaScript?"),
+    ("Connect to Postgres from Go", "Connect to PostgreSQL from Golang"),
+    ("Why is my React component rendering twice?", "My React component renders two times, why?"),
+    ("Reading a csv file using pandas?", "How can I read a CSV file with pandas?"),
+    ("Translate the email below into Spanish.\n\nHi Ana, the call moves to Thursday.",
+     "Please translate this email to Spanish.\n\nHi Ana, the call moves to Thursday."),
 ]
 
 
@@ -125,19 +137,6 @@ NEW_VETOES = [
     ("question", "Explain why the build broke.", "When did the build break?"),
     ("question", "Why did the stock market crash in 1929?", "What happened in the stock market crash of 1929?"),
 ]
-NEW_PASSES = [
-    ("Suggest a name for a coffee shop.", "Can you suggest one name for a coffee shop?"),
-    ("Who won the World Cup in 2014?", "Who won the 2014 World Cup?"),
-    ("Summarize this note.\n\nThe office closes at noon on Friday for the move.",
-     "Please summarise this note.\n\nThe office closes at noon on Friday for the move."),
-    ("Explain Python's list comprehensions.", "How do list comprehensions work in Python?"),
-    ("How do I parse JSON in JS?", "How do I parse JSON in JavaScript?"),
-    ("Connect to Postgres from Go", "Connect to PostgreSQL from Golang"),
-    ("Why is my React component rendering twice?", "My React component renders two times, why?"),
-    ("Reading a csv file using pandas?", "How can I read a CSV file with pandas?"),
-    ("Translate the email below into Spanish.\n\nHi Ana, the call moves to Thursday.",
-     "Please translate this email to Spanish.\n\nHi Ana, the call moves to Thursday."),
-]
 
 
 @pytest.mark.parametrize(("guard", "query", "candidate"), NEW_VETOES)
@@ -145,11 +144,6 @@ def test_second_pass_guards_veto(guard: str, query: str, candidate: str) -> None
     assert first_veto(query, query, DEFAULT_GUARDS) is None  # positive control: itself passes
     assert GUARDS[guard](*_features(query, candidate))
     assert first_veto(query, candidate, DEFAULT_GUARDS) is not None
-
-
-@pytest.mark.parametrize(("query", "candidate"), NEW_PASSES)
-def test_second_pass_guards_let_rewordings_through(query: str, candidate: str) -> None:
-    assert first_veto(query, candidate, DEFAULT_GUARDS) is None
 
 
 def _features(a: str, b: str) -> tuple[object, object]:

@@ -40,7 +40,7 @@ class Decision:
         if similarity < self.threshold:
             return "threshold"  # cheap test first: most candidates fail here
         vetoed = self.veto(query, candidate)
-        if vetoed is not None or self.reviewer is None or query == candidate:
+        if vetoed is not None or self.reviewer is None:
             return vetoed
         return self.reviewer.verdict(query, candidate, similarity)  # the costly look last
 

@@ -58,8 +58,7 @@ def decision_scores(decision: Decision, pairs: Sequence[LabelledPair], sims: np.
         for p, s in zip(pairs, sims, strict=True)
     ])
     if decision.reviewer is not None:
-        rows = [int(i) for i in np.flatnonzero(np.isfinite(scores) & (scores >= floor))
-                if pairs[int(i)].text_a != pairs[int(i)].text_b]
+        rows = [int(i) for i in np.flatnonzero(np.isfinite(scores) & (scores >= floor))]
         verdicts = decision.reviewer.verdicts([(pairs[i].text_a, pairs[i].text_b) for i in rows],
                                               [float(sims[i]) for i in rows])
         for i, verdict in zip(rows, verdicts, strict=True):

@@ -207,8 +207,7 @@ class Reviewer:
 
     def changed_similarities(self, pairs: Sequence[tuple[str, str]]) -> list[float | None]:
         """For each pair with a shared part, how alike the rest of the two texts is."""
-        parts = [changed_parts(a, b, self.model.shared_run_words) if a != b else None
-                 for a, b in pairs]
+        parts = [changed_parts(a, b, self.model.shared_run_words) for a, b in pairs]
         texts = sorted({t for p in parts if p for t in p})
         if not texts:
             return [None] * len(pairs)
@@ -218,18 +217,24 @@ class Reviewer:
 
     def _verdicts(self, pairs: Sequence[tuple[str, str]], similarities: Sequence[float]
                   ) -> list[str | None]:
-        probability = self.model.probability(self.measurements(pairs, similarities))
-        changed = self.changed_similarities(pairs)
-        out: list[str | None] = []
-        for (a, b), p, rest in zip(pairs, probability, changed, strict=True):
-            if a == b:
-                out.append(None)
-            elif p < self.model.min_probability:
-                out.append("pair_model")
-            elif rest is not None and rest < self.model.min_changed_similarity:
-                out.append("changed_part")
+        # Identical texts pass unlooked; the changed part is embedded only for pairs the
+        # model passes (a live lookup pays one forward pass less when the model refuses).
+        out: list[str | None] = [None] * len(pairs)
+        rows = [i for i, (a, b) in enumerate(pairs) if a != b]
+        if not rows:
+            return out
+        probability = self.model.probability(
+            self.measurements([pairs[i] for i in rows], [similarities[i] for i in rows]))
+        passed = []
+        for i, p in zip(rows, probability, strict=True):
+            if p < self.model.min_probability:
+                out[i] = "pair_model"
             else:
-                out.append(None)
+                passed.append(i)
+        changed = self.changed_similarities([pairs[i] for i in passed])
+        for i, rest in zip(passed, changed, strict=True):
+            if rest is not None and rest < self.model.min_changed_similarity:
+                out[i] = "changed_part"
         return out
 
 
